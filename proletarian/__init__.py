@@ -1,0 +1,45 @@
+"""proletarian: a durable job queue with transactional enqueue.
+
+Stores are imported by path (`proletarian.adapters.postgres`, ...) or built by `open_store(url)`;
+importing this package loads no database driver.
+"""
+
+from proletarian.core.errors import (
+    ClaimLost,
+    ConfigurationError,
+    ProletarianError,
+    SerializationError,
+    StoreError,
+    StoreUnavailable,
+    UnknownJobType,
+)
+from proletarian.core.job import Job, JobError, JobStatus, NewJob, Priority, QueueStats
+from proletarian.core.policy import RetryPolicy
+from proletarian.enqueue import enqueue, enqueue_many
+from proletarian.stores import open_store
+from proletarian.worker.context import JobContext
+from proletarian.worker.handlers import Handlers
+from proletarian.worker.queue_worker import QueueWorker
+
+__all__ = [
+    "ClaimLost",
+    "ConfigurationError",
+    "Handlers",
+    "Job",
+    "JobContext",
+    "JobError",
+    "JobStatus",
+    "NewJob",
+    "Priority",
+    "ProletarianError",
+    "QueueStats",
+    "QueueWorker",
+    "RetryPolicy",
+    "SerializationError",
+    "StoreError",
+    "StoreUnavailable",
+    "UnknownJobType",
+    "enqueue",
+    "enqueue_many",
+    "open_store",
+]

@@ -1,0 +1,30 @@
+"""What a handler in advanced mode sees besides the job, and the handler shapes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from proletarian.core.job import Job
+
+
+@attrs.frozen(kw_only=True)
+class JobContext:
+    """`connection` is the open transaction holding the claim (writes on it commit atomically with
+    the job's completion and roll back when the handler raises), or None for stores without one.
+    `stopping` is set when the worker shuts down: long handlers should check it and return."""
+
+    connection: Any | None
+    stopping: threading.Event
+    worker_id: str
+
+
+DefaultHandler = Callable[[str, Any], object]
+AdvancedHandler = Callable[[Job, JobContext], object]
+CallNext = Callable[[Job, JobContext], None]
+Middleware = Callable[[Job, JobContext, CallNext], None]
+"""A middleware wraps the handler: it may act before and after `call_next(job, ctx)`, pass on an
+evolved job or context, or raise to fail the attempt."""

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole check, from a fresh clone: install, start the servers, lint, type-check, check the
+# import contracts, run every test. Extra arguments go to pytest (e.g. -k contract, --soak-jobs).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/setup.sh dev
+if ! bash scripts/services.sh; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "test: a server the tests need is down and could not be started" >&2
+    exit 1
+  fi
+  echo "test: a server is down; its tests will fail unless PROLETARIAN_SKIP names it" >&2
+fi
+py=.venv/bin
+echo "== ruff"; $py/ruff check .
+echo "== mypy --strict"; $py/mypy
+echo "== import contracts"; $py/lint-imports
+echo "== pytest"; $py/python -m pytest "$@"
