@@ -28,8 +28,10 @@ class Claim(Protocol):
 
     @property
     def connection(self) -> Any | None:
-        """The open transaction holding the claim, where handler writes commit with the
-        outcome; None for leased claims outside a database."""
+        """The open transaction where handler writes commit atomically with the outcome, or
+        None where the store has none. Asked for only when a handler (or middleware) wants it:
+        a store may open the handler's scope (a savepoint) on first access, and must close it
+        (release, or roll back to it) before it touches the job row again."""
 
     @property
     def decode_error(self) -> JobError | None:

@@ -9,17 +9,24 @@ from typing import Any
 import attrs
 
 from proletarian.core.job import Job
+from proletarian.ports.store import Claim
 
 
 @attrs.frozen(kw_only=True)
 class JobContext:
-    """`connection` is the open transaction holding the claim (writes on it commit atomically with
-    the job's completion and roll back when the handler raises), or None for stores without one.
-    `stopping` is set when the worker shuts down: long handlers should check it and return."""
+    """What a handler sees besides its job. `stopping` is set when the worker shuts down: long
+    handlers should check it and return early."""
 
-    connection: Any | None
+    claim: Claim
     stopping: threading.Event
     worker_id: str
+
+    @property
+    def connection(self) -> Any | None:
+        """The open transaction holding the claim: writes on it commit atomically with the job's
+        completion and roll back when the handler raises. None for stores without one.
+        Reached lazily, so a handler that never asks pays for no savepoint."""
+        return self.claim.connection
 
 
 DefaultHandler = Callable[[str, Any], object]

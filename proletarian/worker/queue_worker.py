@@ -208,9 +208,7 @@ class QueueWorker:
             return False
         self._heartbeat.hold(claim)
         try:
-            ctx = JobContext(
-                connection=claim.connection, stopping=self._stopping, worker_id=worker_id
-            )
+            ctx = JobContext(claim=claim, stopping=self._stopping, worker_id=worker_id)
             self._runner.run(claim, ctx)
         finally:
             self._heartbeat.release(claim)
