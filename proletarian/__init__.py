@@ -7,6 +7,7 @@ importing this package loads no database driver.
 from proletarian.core.errors import (
     ClaimLost,
     ConfigurationError,
+    JobAbandoned,
     ProletarianError,
     SerializationError,
     StoreError,
@@ -26,6 +27,7 @@ __all__ = [
     "ConfigurationError",
     "Handlers",
     "Job",
+    "JobAbandoned",
     "JobContext",
     "JobError",
     "JobStatus",

@@ -37,6 +37,7 @@ class _Record:
     attempts: int = 0
     locked_by: str | None = None
     locked_until: datetime | None = None
+    reclaimed: bool = False
     error: JobError | None = None
     # Archive fields.
     status: JobStatus | None = None
@@ -148,10 +149,11 @@ class MemoryStore:
             record = self._jobs[best[3]]
             heapq.heappop(self._ready[record.queue])
             record.attempts += 1
+            reclaimed, record.reclaimed = record.reclaimed, False
             record.locked_by = new_token(worker_id)
             record.locked_until = now + self.lease
             heapq.heappush(self._leases, (record.locked_until, record.id))
-            return MemoryClaim(self, record, record.locked_by, now)
+            return MemoryClaim(self, record, record.locked_by, now, reclaimed=reclaimed)
 
     def _is_waiting(self, entry: tuple[int, datetime, int, str]) -> bool:
         record = self._jobs.get(entry[3])
@@ -167,6 +169,7 @@ class MemoryStore:
             record = self._jobs.get(job_id)
             if record is not None and record.locked_until == until:
                 record.locked_by = record.locked_until = None
+                record.reclaimed = True
                 self._push(record)
 
     def _holding(self, record: _Record, token: str) -> None:
@@ -306,7 +309,10 @@ class MemoryClaim:
 
     connection: None = None
 
-    def __init__(self, store: MemoryStore, record: _Record, token: str, now: datetime) -> None:
+    def __init__(
+        self, store: MemoryStore, record: _Record, token: str, now: datetime, *, reclaimed: bool
+    ) -> None:
+        self.reclaimed = reclaimed
         self._store = store
         self._record = record
         self._token = token

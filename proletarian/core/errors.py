@@ -4,6 +4,7 @@
     ├── ConfigurationError (also ValueError)   bad table name, bad policy, bad job fields
     ├── SerializationError (also ValueError)   a payload the serializer cannot encode or decode
     ├── UnknownJobType (also LookupError)      no handler is registered for a job type
+    ├── JobAbandoned                           a worker died holding the job (lease expired)
     └── StoreError                             the store refused or failed an operation
         ├── StoreUnavailable                   connection lost, server down: worth retrying
         └── ClaimLost                          a lease expired; another worker may hold the job
@@ -28,6 +29,11 @@ class SerializationError(ProletarianError, ValueError):
 
 class UnknownJobType(ProletarianError, LookupError):
     """A job's type has no registered handler."""
+
+
+class JobAbandoned(ProletarianError):
+    """The job's previous attempt ended without an outcome: its worker died holding the lease.
+    A retry function is asked with this exception to bound how often such a job runs again."""
 
 
 class StoreError(ProletarianError):

@@ -34,8 +34,9 @@ def redact(url: str) -> str:
 def kind_of(url: str) -> str:
     """memory, sqlite, postgres, mysql or redis; ConfigurationError for anything else."""
     if not isinstance(url, str) or "://" not in url:
+        # Not echoed: without a scheme we cannot tell where a password would sit.
         raise ConfigurationError(
-            f"store URL {redact(str(url))!r} has no scheme; expected one of "
+            "store URL has no scheme; expected one of "
             "postgresql://, mysql://, sqlite:///path, redis://, memory://"
         )
     scheme = url.split("://", 1)[0].lower()

@@ -37,6 +37,12 @@ class Claim(Protocol):
     def decode_error(self) -> JobError | None:
         """Set when the stored payload could not be decoded; the job's payload is then None."""
 
+    @property
+    def reclaimed(self) -> bool:
+        """True when the job's previous attempt ended without an outcome: its worker died
+        holding a lease that then expired. Always False for transactional claims, where a dead
+        worker's attempt is rolled back and not counted."""
+
     def succeed(self) -> None:
         """Archive the job as succeeded, committing handler writes made on `connection`."""
 

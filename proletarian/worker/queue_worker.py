@@ -123,7 +123,10 @@ class QueueWorker:
                 if not self._stopping.is_set():
                     raise ProletarianError("worker is already running")
                 raise ProletarianError("worker is still stopping: jobs of the last run are running")
-            self._stopping.clear()
+            # A fresh event per run: a listener of the last run, still finishing its wait,
+            # sees its own run's event set and exits, so stop() need not wait for it.
+            self._stopping = threading.Event()
+            self._heartbeat = Heartbeat(self._stopping, self._log)
             self._interrupted = None
             self._threads = [
                 threading.Thread(
@@ -131,12 +134,18 @@ class QueueWorker:
                 )
                 for i in range(self.threads)
             ]
+            threads = list(self._threads)
             if isinstance(self.store, Notifier):
-                self._threads.append(
-                    threading.Thread(target=self._listen, name="proletarian-listener", daemon=True)
+                threads.append(
+                    threading.Thread(
+                        target=self._listen,
+                        args=(self.store, self._stopping),
+                        name="proletarian-listener",
+                        daemon=True,
+                    )
                 )
         self._log("worker_started", self._summary())
-        for thread in self._threads:
+        for thread in threads:
             thread.start()
 
     def stop(self, timeout: timedelta | None = None) -> bool:
@@ -274,24 +283,23 @@ class QueueWorker:
             if poller:
                 self._poller = False
 
-    def _listen(self) -> None:
-        assert isinstance(self.store, Notifier)
+    def _listen(self, store: Notifier, stopping: threading.Event) -> None:
         backoff = MIN_STORE_BACKOFF
-        # Short waits so stop() is noticed promptly; waiting costs no query.
+        # Bounded waits so a stopped run's listener exits soon; waiting costs no query.
         wait = min(self.polling_interval.total_seconds(), 1.0)
-        while not self._stopping.is_set():
+        while not stopping.is_set():
             try:
-                listener = self.store.listen(self.queues)
+                listener = store.listen(self.queues)
             except StoreError as exc:
                 self._log("listener_lost", {"error": str(exc), "retry_in": round(backoff, 3)})
-                self._stopping.wait(backoff)
+                stopping.wait(backoff)
                 backoff = min(backoff * 2, MAX_STORE_BACKOFF)
                 continue
             # Jobs may have arrived while nobody was listening.
             self._hint()
             backoff = MIN_STORE_BACKOFF
             try:
-                while not self._stopping.is_set():
+                while not stopping.is_set():
                     if listener.wait(wait):
                         self._hint()
             except StoreError as exc:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import attrs
 
 from proletarian.core.decisions import Fail, RetryAt, Succeed, admit, decide
-from proletarian.core.errors import ConfigurationError, ProletarianError
+from proletarian.core.errors import ConfigurationError, JobAbandoned, SerializationError
 from proletarian.core.job import Job, JobError
 from proletarian.core.policy import NO_RETRY, RetryPolicy
 from proletarian.ports.clock import Clock
@@ -22,14 +22,6 @@ from proletarian.worker.handlers import Handlers
 HandlerMode = Literal["default", "advanced"]
 RetryFunction = Callable[[Job, BaseException], RetryPolicy | None]
 OnFailed = Callable[[Job, BaseException], object]
-
-
-class JobAbandoned(ProletarianError):
-    """Earlier attempts of this job ended without an outcome: its worker died holding it."""
-
-
-class PayloadUndecodable(ProletarianError):
-    """The stored payload could not be decoded by the store's serializer."""
 
 
 def error_of(exc: BaseException) -> JobError:
@@ -61,10 +53,11 @@ class Runner:
         self.log("job_claimed", base)
         exc: BaseException | None = None
         if claim.decode_error is not None:
-            exc = PayloadUndecodable(claim.decode_error.message)
+            exc = SerializationError(claim.decode_error.message)
             decision: Succeed | RetryAt | Fail = Fail(error=claim.decode_error)
         else:
-            refused = admit(job, self._policy(job, JobAbandoned()))
+            # Only a job whose worker died holding it can have run out of attempts unseen.
+            refused = admit(job, self._policy(job, JobAbandoned())) if claim.reclaimed else None
             if refused is not None:
                 exc, decision = JobAbandoned(refused.error.message), refused
                 self.log("job_abandoned", {**base, "error": refused.error.message})

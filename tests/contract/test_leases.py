@@ -43,10 +43,22 @@ def test_expired_lease_is_claimed_again_with_the_attempt_counted(
     clock.advance(LEASE - timedelta(seconds=1))
     assert store.claim(["default"], worker_id="other") is None
     clock.advance(timedelta(seconds=1))
+    assert first.reclaimed is False
     second = claim_one(store, "other")
     assert second.job.id == job_id
     assert second.job.attempt == 2
+    assert second.reclaimed is True
     second.succeed()
+
+
+def test_retried_job_is_not_reclaimed(store: QueueStore, clock: ManualClock) -> None:
+    """A job put back by retry_at or abandon comes back as an ordinary, not reclaimed, claim."""
+    proletarian.enqueue(store, "t", None)
+    claim_one(store).retry_at(clock.now(), JobError(type="E", message="m"))
+    again = claim_one(store)
+    assert again.reclaimed is False
+    again.abandon()
+    assert claim_one(store).reclaimed is False
 
 
 def test_renew_keeps_the_job(store: QueueStore, clock: ManualClock) -> None:

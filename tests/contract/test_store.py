@@ -65,6 +65,7 @@ def test_claim_gives_the_job_and_holds_it(store: QueueStore) -> None:
     assert claim.job.payload == {"a": 1}
     assert claim.job.attempt == 1
     assert claim.decode_error is None
+    assert claim.reclaimed is False
     assert store.claim(["default"], worker_id="other") is None
     running = store.get_job(job_id)
     assert running is not None
