@@ -6,6 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from proletarian.ports.events import EventLog
+
 logger = logging.getLogger("proletarian")
 
 _LEVELS = {
@@ -29,3 +31,15 @@ def logging_events(event: str, data: Mapping[str, Any]) -> None:
     if logger.isEnabledFor(level):
         details = " ".join(f"{key}={value}" for key, value in data.items() if key != "traceback")
         logger.log(level, "%s %s", event, details, extra={"event": event, "data": dict(data)})
+
+
+def guarded(sink: EventLog) -> EventLog:
+    """Wrap a user's sink so its exceptions are logged instead of breaking a job's outcome."""
+
+    def log(event: str, data: Mapping[str, Any]) -> None:
+        try:
+            sink(event, data)
+        except Exception:
+            logger.exception("event sink %r failed on %s", sink, event)
+
+    return log

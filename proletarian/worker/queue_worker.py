@@ -23,7 +23,7 @@ from proletarian.ports.store import Notifier, QueueStore
 from proletarian.worker.context import JobContext, Middleware
 from proletarian.worker.handlers import Handlers
 from proletarian.worker.heartbeat import Heartbeat
-from proletarian.worker.log import logging_events
+from proletarian.worker.log import guarded, logging_events
 from proletarian.worker.runner import HandlerMode, OnFailed, RetryFunction, Runner
 
 MAX_STORE_BACKOFF = 30.0
@@ -91,7 +91,7 @@ class QueueWorker:
         self.polling_interval = polling_interval
         self.shutdown_timeout = shutdown_timeout
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._log: EventLog = log or logging_events
+        self._log: EventLog = guarded(log) if log is not None else logging_events
         self._runner = Runner(
             handler=handler,
             mode="advanced" if isinstance(handler, Handlers) else handler_mode,

@@ -558,3 +558,15 @@ def test_null_store_records_and_still_validates() -> None:
         proletarian.enqueue(store, "t", {"a": {1, 2}})
     assert store.claim(["default"], worker_id="w") is None
     assert [c.method for c in store.calls] == ["enqueue_many", "claim"]
+
+
+def test_a_failing_event_sink_never_breaks_a_job(store: MemoryStore) -> None:
+    """An event sink that raises is reported to logging; the job still runs to its outcome."""
+
+    def sink(event: str, data: Any) -> None:
+        raise RuntimeError("sink down")
+
+    worker = QueueWorker(store, lambda t, p: None, log=sink)
+    job_id = proletarian.enqueue(store, "t", None)
+    assert worker.drain() == 1
+    assert status(store, job_id) == (JobStatus.SUCCEEDED, 1)
