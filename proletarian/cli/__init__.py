@@ -4,6 +4,7 @@ on stderr and returns the exit status (see proletarian.cli.errors)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), url, errors.FAILURE)
     except KeyboardInterrupt:
         return _fail("interrupted", url, errors.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (`proletarian schema print | head`): not an error worth a
+        # traceback; point stdout at devnull so the interpreter's final flush fails quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return errors.FAILURE
 
 
 def _fail(message: str, url: str | None, code: int) -> int:

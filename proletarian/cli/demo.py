@@ -78,7 +78,8 @@ class Progress:
         self.total = total
         self.tty = out.isatty()
         self.interval = 0.1 if self.tty else 1.0
-        self._samples: deque[tuple[float, int]] = deque()
+        # Starts with (now, 0 jobs): build it just before the worker starts.
+        self._samples: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
         self._width = 0
 
     def show(self, finished: int, retries: int, failed: int, depth: str) -> None:

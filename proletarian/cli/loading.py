@@ -39,5 +39,5 @@ def load_handler(path: str) -> Callable[..., object]:
                 f"handler {path!r} not found: {module_name!r} has no attribute {attribute!r}"
             ) from None
     if not callable(target):
-        raise UsageError(f"handler {path!r} is a {type(target).__name__}, not a function")
+        raise UsageError(f"handler {path!r} is not callable (got {type(target).__name__})")
     return target

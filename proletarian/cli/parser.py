@@ -60,7 +60,9 @@ def build() -> Parser:
         metavar="Q",
         help="a queue to work; repeat for several (default: default)",
     )
-    work.add_argument("--threads", type=values.positive_int, default=1, help="default: 1")
+    work.add_argument(
+        "--threads", type=values.positive_int, default=1, metavar="N", help="default: 1"
+    )
     work.add_argument(
         "--polling-interval",
         type=values.positive_seconds,
@@ -92,7 +94,7 @@ def build() -> Parser:
     enqueue = sub.add_parser("enqueue", parents=[url], help="enqueue one job; prints its id")
     enqueue.add_argument("job_type", metavar="JOB_TYPE")
     enqueue.add_argument("payload", metavar="JSON_PAYLOAD", help='e.g. \'{"email": "a@b.c"}\'')
-    enqueue.add_argument("--queue", default="default", help="default: default")
+    enqueue.add_argument("--queue", default="default", metavar="Q", help="default: default")
     enqueue.add_argument(
         "--in",
         dest="delay",
@@ -134,14 +136,22 @@ def build() -> Parser:
     show = sub.add_parser(
         "demo",
         help="work sample jobs on an embedded SQLite file, with live progress (no server)",
+        description="Enqueue sample jobs (send-email, resize-image, charge-card, sync-crm; a "
+        "few fail once or twice, a few on every attempt, some are delayed or urgent) into a new "
+        "SQLite file, work them with live progress, and print a summary per job type. "
+        "Needs no server.",
     )
     target = show.add_mutually_exclusive_group()
     target.add_argument(
         "--path", metavar="FILE", help="the SQLite file (default: a new file in a temp dir)"
     )
     target.add_argument("--url", help="run on another store instead; its demo queues must be empty")
-    show.add_argument("--jobs", type=values.positive_int, default=3000, help="default: 3000")
-    show.add_argument("--threads", type=values.positive_int, default=4, help="default: 4")
+    show.add_argument(
+        "--jobs", type=values.positive_int, default=3000, metavar="N", help="default: 3000"
+    )
+    show.add_argument(
+        "--threads", type=values.positive_int, default=4, metavar="N", help="default: 4"
+    )
     show.add_argument(
         "--seed", type=int, default=1, help="seed of the sample jobs' random choices (default: 1)"
     )

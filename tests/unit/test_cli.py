@@ -1,0 +1,435 @@
+"""The command line's short commands, run through main(argv) against MemoryStore and SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from proletarian import JobError, JobStatus, NewJob, Priority
+from proletarian.adapters.memory import MemoryStore
+from proletarian.cli import main, session
+from proletarian.ports.store import QueueStore
+from proletarian.stores import open_store
+from proletarian.testing import ManualClock
+
+NEVER_ENQUEUED = "0190d2a0-0000-7000-8000-000000000000"
+
+
+@attrs.frozen
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@attrs.define
+class Cli:
+    """Runs `proletarian ...` in-process against one store, which the test can also use."""
+
+    url: str
+    store: QueueStore
+    capsys: pytest.CaptureFixture[str]
+
+    def __call__(self, *argv: str, url: bool = True) -> Result:
+        self.capsys.readouterr()
+        code = main([*argv, "--url", self.url] if url else list(argv))
+        out, err = self.capsys.readouterr()
+        return Result(code, out, err)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return Result(code, out, err)
+
+
+def one_line_error(result: Result, code: int, *fragments: str) -> None:
+    """The failure is exactly one line on stderr, with no traceback and nothing on stdout."""
+    assert result.code == code, result
+    assert result.out == ""
+    assert result.err.startswith("proletarian")
+    assert result.err.count("\n") == 1, result.err
+    assert "Traceback" not in result.err
+    for fragment in fragments:
+        assert fragment in result.err
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def cli(
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Iterator[Cli]:
+    monkeypatch.delenv(session.URL_VARIABLE, raising=False)
+    if request.param == "memory":
+        # Each memory:// URL opens a new, empty store; share one so commands see each other.
+        shared = MemoryStore(clock=ManualClock())
+        real = open_store
+
+        def open_shared(url: str, **options: Any) -> QueueStore:
+            return shared if url == "memory://" else real(url, **options)
+
+        monkeypatch.setattr(session, "open_store", open_shared)
+        yield Cli("memory://", shared, capsys)
+        return
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    store = open_store(url)
+    try:
+        yield Cli(url, store, capsys)
+    finally:
+        store.close()
+
+
+def claimed(store: QueueStore, job_type: str = "t") -> Any:
+    store.enqueue(NewJob(job_type=job_type, payload={}))
+    claim = store.claim(["default"], worker_id="test")
+    assert claim is not None
+    return claim
+
+
+# -- enqueue ------------------------------------------------------------------------------------
+
+
+def test_enqueue_prints_the_id_of_a_stored_job(cli: Cli) -> None:
+    """enqueue writes the job with its type, payload, queue and priority and prints its id."""
+    result = cli(
+        "enqueue", "send-email", '{"to": "a@b.c"}', "--queue", "emails", "--priority", "high"
+    )
+    assert result.code == 0, result
+    job = cli.store.get_job(result.out.strip())
+    assert job is not None
+    assert (job.job_type, job.payload, job.queue) == ("send-email", {"to": "a@b.c"}, "emails")
+    assert (job.priority, job.status) == (Priority.HIGH, JobStatus.READY)
+
+
+def test_enqueue_in_seconds_schedules_the_job(cli: Cli) -> None:
+    """enqueue --in delays the job by that many seconds."""
+    result = cli("enqueue", "report", "[1, 2]", "--in", "3600")
+    job = cli.store.get_job(result.out.strip())
+    assert job is not None
+    assert job.status is JobStatus.SCHEDULED
+    assert timedelta(minutes=59) < job.process_at - job.enqueued_at <= timedelta(hours=1)
+
+
+def test_enqueue_with_bad_json_is_a_usage_error(cli: Cli) -> None:
+    """A payload that is not JSON is one line naming the mistake, exit 2, nothing written."""
+    one_line_error(cli("enqueue", "t", "{to: 1}"), 2, "not valid JSON", "line 1 column 2")
+    assert cli.store.stats() == {}
+
+
+def test_enqueue_with_unknown_priority_is_a_usage_error(cli: Cli) -> None:
+    """An unknown --priority is refused by the parser in one line, exit 2."""
+    one_line_error(cli("enqueue", "t", "{}", "--priority", "urgent"), 2, "invalid choice")
+
+
+def test_enqueue_with_negative_delay_is_a_usage_error(cli: Cli) -> None:
+    """--in must be a non-negative number of seconds."""
+    one_line_error(cli("enqueue", "t", "{}", "--in", "-5"), 2, "--in")
+
+
+def test_enqueue_with_a_bad_queue_name_is_a_usage_error(cli: Cli) -> None:
+    """A queue name the core refuses is a one-line usage error."""
+    one_line_error(cli("enqueue", "t", "{}", "--queue", " padded"), 2, "queue")
+
+
+# -- status -------------------------------------------------------------------------------------
+
+
+def test_status_of_an_empty_store(cli: Cli) -> None:
+    """status says so when the store holds no jobs."""
+    result = cli("status")
+    assert result.code == 0
+    assert result.out.startswith("no jobs in ")
+
+
+def test_status_shows_a_row_per_queue(cli: Cli) -> None:
+    """status prints ready, scheduled, running, succeeded and failed counts per queue."""
+    claimed(cli.store).succeed()
+    claimed(cli.store).fail(JobError(type="E", message="boom"))
+    claimed(cli.store)
+    cli.store.enqueue(NewJob(job_type="t", payload={}))
+    cli.store.enqueue(NewJob(job_type="t", payload={}, process_in=timedelta(hours=1)))
+    cli.store.enqueue(NewJob(job_type="t", payload={}, queue="emails"))
+    result = cli("status")
+    assert result.code == 0, result
+    lines = result.out.splitlines()
+    assert lines[0].split() == [
+        "queue", "ready", "scheduled", "running", "succeeded", "failed", "oldest", "ready",
+    ]  # fmt: skip
+    rows = {line.split()[0]: line.split()[1:6] for line in lines[2:]}
+    assert rows == {"default": ["1", "1", "1", "1", "1"], "emails": ["1", "0", "0", "0", "0"]}
+
+
+def test_status_shows_the_age_of_the_oldest_ready_job(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last column is how long the oldest due job has waited."""
+    clock = ManualClock()
+    store = MemoryStore(clock=clock)
+    monkeypatch.setattr(session, "open_store", lambda url: store)
+    store.enqueue(NewJob(job_type="t", payload={}))
+    clock.advance(timedelta(minutes=4, seconds=3))
+    result = run(capsys, "status", "--url", "memory://")
+    assert result.out.splitlines()[2].endswith("4m 03s")
+
+
+# -- retry and cancel ---------------------------------------------------------------------------
+
+
+def test_retry_puts_a_failed_job_back(cli: Cli) -> None:
+    """retry JOB_ID requeues an archived failed job, due now."""
+    claim = claimed(cli.store)
+    claim.fail(JobError(type="E", message="boom"))
+    result = cli("retry", claim.job.id)
+    assert result.code == 0, result
+    assert "queued again" in result.out
+    job = cli.store.get_job(claim.job.id)
+    assert job is not None
+    assert (job.status, job.attempts) == (JobStatus.READY, 0)
+
+
+def test_retry_of_an_unknown_job_fails(cli: Cli) -> None:
+    """retry of an id the store never saw is a one-line error, exit 1."""
+    one_line_error(cli("retry", NEVER_ENQUEUED), 1, "no job with id", NEVER_ENQUEUED)
+
+
+def test_retry_of_a_succeeded_job_fails(cli: Cli) -> None:
+    """Only failed jobs can be retried; the message says what the job is."""
+    claim = claimed(cli.store)
+    claim.succeed()
+    one_line_error(cli("retry", claim.job.id), 1, "is succeeded", "only failed jobs")
+
+
+def test_cancel_removes_a_waiting_job(cli: Cli) -> None:
+    """cancel JOB_ID deletes a job that has not started."""
+    job_id = cli.store.enqueue(NewJob(job_type="t", payload={}))
+    result = cli("cancel", job_id)
+    assert result.code == 0, result
+    assert cli.store.get_job(job_id) is None
+
+
+def test_cancel_of_a_running_job_fails(cli: Cli) -> None:
+    """A running job can't be cancelled: one line, exit 1, the job is untouched."""
+    claim = claimed(cli.store)
+    one_line_error(cli("cancel", claim.job.id), 1, "is running")
+    job = cli.store.get_job(claim.job.id)
+    assert job is not None
+    assert job.status is JobStatus.RUNNING
+
+
+def test_cancel_of_a_finished_job_fails(cli: Cli) -> None:
+    """An archived job can't be cancelled; the message gives its outcome."""
+    claim = claimed(cli.store)
+    claim.succeed()
+    one_line_error(cli("cancel", claim.job.id), 1, "already finished (succeeded)")
+
+
+def test_cancel_of_an_unknown_job_fails(cli: Cli) -> None:
+    """cancel of an id the store never saw is a one-line error, exit 1."""
+    one_line_error(cli("cancel", NEVER_ENQUEUED), 1, "no job with id")
+
+
+# -- prune --------------------------------------------------------------------------------------
+
+
+def test_prune_deletes_archived_jobs_older_than_the_age(cli: Cli) -> None:
+    """prune --older-than 0s deletes every archived job and leaves queued ones."""
+    claimed(cli.store).succeed()
+    claimed(cli.store).fail(JobError(type="E", message="boom"))
+    queued = cli.store.enqueue(NewJob(job_type="t", payload={}))
+    if isinstance(cli.store.clock, ManualClock):
+        cli.store.clock.advance(1)
+    result = cli("prune", "--older-than", "0s")
+    assert result.code == 0, result
+    assert result.out.strip() == "deleted 2 archived jobs finished more than 0s ago"
+    assert cli.store.get_job(queued) is not None
+    stats = cli.store.stats()["default"]
+    assert (stats.succeeded, stats.failed) == (0, 0)
+
+
+def test_prune_keeps_recent_archived_jobs(cli: Cli) -> None:
+    """Archived jobs younger than the age stay."""
+    claimed(cli.store).succeed()
+    result = cli("prune", "--older-than", "1d12h")
+    assert result.out.strip() == "deleted 0 archived jobs finished more than 1d 12h ago"
+    assert cli.store.stats()["default"].succeeded == 1
+
+
+@pytest.mark.parametrize("age", ["7", "7x", "d", "-1d", ""])
+def test_prune_needs_an_age_with_a_unit(cli: Cli, age: str) -> None:
+    """An age without a unit (s, m, h, d) is refused rather than guessed."""
+    one_line_error(cli("prune", "--older-than", age), 2, "--older-than")
+
+
+# -- schema -------------------------------------------------------------------------------------
+
+
+def test_schema_print_for_sqlite_prints_the_ddl(capsys: pytest.CaptureFixture[str]) -> None:
+    """schema print shows the packaged DDL of the URL's kind, without connecting."""
+    result = run(capsys, "schema", "print", "--url", "sqlite:////nonexistent/dir/jobs.db")
+    assert result.code == 0, result
+    assert 'CREATE TABLE IF NOT EXISTS "job"' in result.out
+    assert 'CREATE TABLE IF NOT EXISTS "archived_job"' in result.out
+
+
+@pytest.mark.parametrize("url", ["memory://", "redis://127.0.0.1:1/0"])
+def test_schema_print_for_stores_without_a_schema(
+    capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    """memory and redis stores have no DDL, and schema print says so."""
+    result = run(capsys, "schema", "print", "--url", url)
+    assert result.code == 0
+    assert "have no schema" in result.out
+
+
+def test_schema_apply_creates_the_sqlite_tables(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """schema apply creates the tables, and running it again changes nothing."""
+    path = tmp_path / "fresh.db"
+    for _ in range(2):
+        result = run(capsys, "schema", "apply", "--url", f"sqlite:///{path}")
+        assert result.code == 0, result
+        assert result.out.startswith("schema installed on sqlite:///")
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"job", "archived_job"} <= tables
+
+
+def test_schema_apply_on_memory_says_there_is_nothing_to_do(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """schema apply on a store without tables succeeds and says so."""
+    result = run(capsys, "schema", "apply", "--url", "memory://")
+    assert result.code == 0
+    assert "no schema" in result.out
+
+
+# -- URLs and reachability ----------------------------------------------------------------------
+
+
+def test_url_defaults_to_the_environment_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --url the store comes from PROLETARIAN_URL."""
+    monkeypatch.setenv("PROLETARIAN_URL", "memory://")
+    result = run(capsys, "status")
+    assert (result.code, result.out.strip()) == (0, "no jobs in memory://")
+
+
+def test_no_url_at_all_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With neither --url nor PROLETARIAN_URL, the command says how to give one."""
+    monkeypatch.delenv("PROLETARIAN_URL", raising=False)
+    one_line_error(run(capsys, "status"), 2, "--url", "PROLETARIAN_URL")
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [("ftp://example.com/x", "scheme 'ftp' is not supported"), ("jobs.db", "no scheme")],
+)
+def test_a_bad_url_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], url: str, fragment: str
+) -> None:
+    """A URL of no known kind is a one-line usage error."""
+    one_line_error(run(capsys, "status", "--url", url), 2, fragment)
+
+
+def test_an_unopenable_sqlite_path_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A SQLite file in a directory that does not exist fails in one line, exit 1."""
+    one_line_error(run(capsys, "status", "--url", "sqlite:////nonexistent/dir/jobs.db"), 1)
+
+
+def test_an_unreachable_server_is_one_line_without_the_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A server that refuses connections is one line, exit 1, and the password is hidden."""
+    url = "postgresql://app:s3cret-pw@127.0.0.1:1/test?connect_timeout=2"
+    result = run(capsys, "status", "--url", url)
+    one_line_error(result, 1)
+    assert "s3cret-pw" not in result.err
+
+
+# -- the parser ---------------------------------------------------------------------------------
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """proletarian with no command names what is missing in one line, exit 2."""
+    one_line_error(run(capsys), 2, "COMMAND")
+
+
+def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown command is one line, exit 2."""
+    one_line_error(run(capsys, "launch"), 2, "invalid choice: 'launch'")
+
+
+def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help prints the commands and returns 0."""
+    result = run(capsys, "--help")
+    assert result.code == 0
+    for command in ("schema", "worker", "enqueue", "status", "retry", "cancel", "prune", "demo"):
+        assert command in result.out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version prints the installed version."""
+    result = run(capsys, "--version")
+    assert result.code == 0
+    assert result.out.startswith("proletarian ")
+
+
+# -- worker start-up errors ---------------------------------------------------------------------
+
+NOT_A_FUNCTION = 42
+
+
+@pytest.mark.parametrize(
+    ("handler", "code", "fragment"),
+    [
+        ("no_colon_here", 2, "must be MODULE:HANDLER"),
+        ("tests.unit.no_such_module:handle", 2, "module 'tests.unit.no_such_module' not found"),
+        ("tests.unit.test_cli:no_such_handler", 2, "has no attribute 'no_such_handler'"),
+        ("tests.unit.test_cli:NOT_A_FUNCTION", 2, "is not callable (got int)"),
+    ],
+)  # fmt: skip
+def test_worker_with_a_bad_handler_path(
+    capsys: pytest.CaptureFixture[str], handler: str, code: int, fragment: str
+) -> None:
+    """A handler path that does not resolve is one line naming it, before any store is opened."""
+    one_line_error(run(capsys, "worker", handler, "--url", "memory://"), code, fragment)
+
+
+def test_worker_handler_module_with_a_missing_dependency(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A handler module that imports a missing package is one line naming that package, exit 1."""
+    (tmp_path / "cli_app_needing_a_package.py").write_text("import no_such_package_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "cli_app_needing_a_package", raising=False)
+    one_line_error(
+        run(capsys, "worker", "cli_app_needing_a_package:handle", "--url", "memory://"),
+        1,
+        "no_such_package_xyz",
+    )
+
+
+def test_worker_on_an_unreachable_store_fails_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """The worker probes the store before starting: an unreachable one exits 1 in one line."""
+    result = run(
+        capsys,
+        "worker",
+        "tests.unit.test_cli:claimed",
+        "--url",
+        "sqlite:////nonexistent/dir/jobs.db",
+    )
+    one_line_error(result, 1)
