@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from proletarian import Priority
-from proletarian.cli import main
+from proletarian.cli import demo, main
 from proletarian.cli.demo import Progress, Tally
 from proletarian.cli.demo_jobs import JOB_TYPES, RETRY, Outcome, expected, plan
 
@@ -71,7 +71,7 @@ def test_tally_counts_outcomes_from_events() -> None:
     tally("job_claimed", {"job_type": "sync-crm"})
     assert tally.wait_finished(0)
     assert tally.counts() == (2, 1, 1)
-    assert tally.outcomes["send-email"] == Outcome(succeeded=1, retries=1)
+    assert tally.outcomes["send-email"] == Outcome(jobs=1, succeeded=1, retries=1)
     assert tally.trouble == []
     tally("store_unavailable", {"error": "disk I/O error"})
     assert tally.trouble == ["store_unavailable: disk I/O error"]
@@ -152,3 +152,23 @@ def test_demo_path_and_url_are_exclusive(capsys: pytest.CaptureFixture[str]) -> 
     """--path and --url name the same thing; giving both is a usage error."""
     assert main(["demo", "--path", "x.db", "--url", "memory://"]) == 2
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_demo_that_times_out_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    """A demo whose jobs are not all done by --timeout prints its summary and exits 1."""
+    code = main(["demo", "--jobs", "200", "--seed", str(SEED), "--url", "memory://",
+                 "--timeout", "0.01"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "job type" in out
+    assert err.startswith("proletarian: error: demo timed out after 0.01s with ")
+
+
+def test_demo_totals_are_checked_against_the_plan(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo checks its event totals against the plan and exits 1 when they differ."""
+    monkeypatch.setattr(demo, "expected", lambda jobs: {})
+    code = main(["demo", "--jobs", "20", "--seed", str(SEED), "--url", "memory://"])
+    assert code == 1
+    assert "totals differ from its plan" in capsys.readouterr().err
