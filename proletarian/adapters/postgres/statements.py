@@ -1,0 +1,205 @@
+"""Every SQL statement the store runs, rendered once per store with its quoted names.
+
+Each operation is one statement (one round trip), so psycopg prepares it after a few uses.
+Times are always parameters from the store's clock, never the server's now().
+"""
+
+from __future__ import annotations
+
+import attrs
+from psycopg import sql
+
+from proletarian.adapters.postgres.schema import Names
+
+# The columns of a queued job, in the order rows.py reads them.
+JOB_COLUMNS = (
+    "job_id, queue, job_type, payload, priority, attempts, enqueued_at, process_at, meta, "
+    "error_type, error_message, error_traceback"
+)
+
+# A queued job is running when the transaction that locked its row (the row's xmax) is still
+# open: every transaction holds an exclusive lock on its own id until it ends. This reads the
+# lock table instead of probing with FOR UPDATE SKIP LOCKED, which would write a lock into
+# every row inspected and make claims skip those rows meanwhile.
+RUNNING = (
+    "xmax IN (SELECT transactionid FROM pg_locks "
+    "WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted)"
+)
+
+_ENQUEUE = """
+WITH ins AS (
+    INSERT INTO {job} ({id_column}queue, job_type, payload, priority, enqueued_at, process_at, meta)
+    VALUES ({id_value}%s, %s, %s, %s, %s, %s, %s)
+    RETURNING job_id, queue
+)
+SELECT job_id, pg_notify(%s, queue) FROM ins
+"""
+
+# All rows in one statement; one notification per distinct queue. array_agg keeps the order
+# of RETURNING, which is the order of the arrays.
+_ENQUEUE_MANY = """
+WITH ins AS (
+    INSERT INTO {job} ({id_column}queue, job_type, payload, priority, enqueued_at, process_at, meta)
+    SELECT {id_value}u.queue, u.job_type, u.payload, u.priority, %s, u.process_at, u.meta
+    FROM unnest({id_array}%s::text[], %s::text[], %s::text[], %s::smallint[], %s::timestamptz[],
+                %s::text[]) AS u({id_column}queue, job_type, payload, priority, process_at, meta)
+    RETURNING job_id, queue
+)
+SELECT array_agg(job_id),
+       (SELECT count(pg_notify(%s, queue)) FROM (SELECT DISTINCT queue FROM ins) AS queues)
+FROM ins
+"""
+
+# SKIP LOCKED so one slow worker never blocks the others: a row locked by another claim is
+# passed over. One queue compares with = so the claim index gives rows in claim order.
+_CLAIM_ONE = """
+SELECT {columns} FROM {job}
+WHERE queue = %s AND process_at <= %s
+ORDER BY priority, process_at, job_id
+LIMIT 1
+FOR UPDATE SKIP LOCKED
+"""
+
+_CLAIM_ANY = """
+SELECT {columns} FROM {job}
+WHERE queue = ANY(%s::text[]) AND process_at <= %s
+ORDER BY priority, process_at, job_id
+LIMIT 1
+FOR UPDATE SKIP LOCKED
+"""
+
+# Success and final failure: archive and delete in one statement, in the claim's transaction.
+_ARCHIVE = """
+WITH moved AS (
+    DELETE FROM {job} WHERE job_id = %(job_id)s
+    RETURNING job_id, queue, job_type, payload, priority, attempts, enqueued_at, process_at, meta
+)
+INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts, enqueued_at,
+                            process_at, meta, status, started_at, finished_at,
+                            error_type, error_message, error_traceback)
+SELECT job_id, queue, job_type, payload, priority, attempts + 1, enqueued_at, process_at, meta,
+       %(status)s, %(started_at)s, %(finished_at)s,
+       %(error_type)s, %(error_message)s, %(error_traceback)s
+FROM moved
+"""
+
+_RETRY = """
+UPDATE {job}
+SET attempts = attempts + 1, process_at = %(process_at)s,
+    error_type = %(error_type)s, error_message = %(error_message)s,
+    error_traceback = %(error_traceback)s
+WHERE job_id = %(job_id)s
+"""
+
+_GET_JOB = """
+SELECT {columns}, NULL::text, NULL::timestamptz, NULL::timestamptz, {running}
+FROM {job} WHERE job_id = %(job_id)s
+UNION ALL
+SELECT {columns}, status, started_at, finished_at, false
+FROM {archived_job} WHERE job_id = %(job_id)s
+"""
+
+_STATS = """
+WITH queued AS (
+    SELECT queue, process_at, {running} AS running FROM {job}
+), live AS (
+    SELECT queue,
+           count(*) FILTER (WHERE NOT running AND process_at <= %(now)s) AS ready,
+           count(*) FILTER (WHERE NOT running AND process_at > %(now)s) AS scheduled,
+           count(*) FILTER (WHERE running) AS running,
+           min(process_at) FILTER (WHERE NOT running AND process_at <= %(now)s) AS oldest_ready
+    FROM queued GROUP BY queue
+), done AS (
+    SELECT queue,
+           count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE status = 'failed') AS failed
+    FROM {archived_job} GROUP BY queue
+)
+SELECT coalesce(live.queue, done.queue), coalesce(ready, 0), coalesce(scheduled, 0),
+       coalesce(running, 0), coalesce(succeeded, 0), coalesce(failed, 0), oldest_ready
+FROM live FULL JOIN done ON done.queue = live.queue
+ORDER BY 1
+"""
+
+_RETRY_FAILED = """
+WITH moved AS (
+    DELETE FROM {archived_job} WHERE job_id = %(job_id)s AND status = 'failed'
+    RETURNING job_id, queue, job_type, payload, priority, enqueued_at, meta
+), requeued AS (
+    INSERT INTO {job} (job_id, queue, job_type, payload, priority, attempts, enqueued_at,
+                       process_at, meta)
+    SELECT job_id, queue, job_type, payload, priority, 0, enqueued_at, %(now)s, meta FROM moved
+    RETURNING queue
+)
+SELECT pg_notify(%(channel)s, queue) FROM requeued
+"""
+
+# The locking subquery finds nothing for a running job (its row is locked), so it is refused.
+_CANCEL = """
+DELETE FROM {job}
+WHERE job_id = (SELECT job_id FROM {job} WHERE job_id = %s FOR UPDATE SKIP LOCKED)
+"""
+
+_PRUNE = "DELETE FROM {archived_job} WHERE finished_at < %s"
+
+# Serialises concurrent install_schema() calls: racing CREATE ... IF NOT EXISTS can still
+# collide in the catalog.
+_INSTALL_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+
+SAVEPOINT = b"SAVEPOINT proletarian_handler"
+RELEASE = b"RELEASE SAVEPOINT proletarian_handler"
+# One simple-protocol round trip: undo the handler's writes (clearing an aborted state too),
+# then drop the savepoint before the job row is touched.
+ROLLBACK_AND_RELEASE = (
+    b"ROLLBACK TO SAVEPOINT proletarian_handler; RELEASE SAVEPOINT proletarian_handler"
+)
+
+
+@attrs.frozen(kw_only=True)
+class Statements:
+    enqueue: bytes
+    enqueue_many: bytes
+    claim_one: bytes
+    claim_any: bytes
+    archive: bytes
+    retry: bytes
+    get_job: bytes
+    stats: bytes
+    retry_failed: bytes
+    cancel: bytes
+    prune: bytes
+    install_lock: bytes
+    listen: bytes
+
+    @classmethod
+    def build(cls, names: Names, *, bigint_ids: bool) -> Statements:
+        """With `bigint_ids` the database assigns job ids: inserts leave job_id out."""
+        parts = {
+            "job": sql.Identifier(*names.job),
+            "archived_job": sql.Identifier(*names.archived_job),
+            "columns": sql.SQL(JOB_COLUMNS),
+            "running": sql.SQL(RUNNING),
+            "id_column": sql.SQL("" if bigint_ids else "job_id, "),
+            "id_value": sql.SQL("" if bigint_ids else "%s, "),
+            "id_array": sql.SQL("" if bigint_ids else "%s::uuid[], "),
+        }
+        enqueue_many_values = "" if bigint_ids else "u.job_id, "
+
+        def render(template: str, **extra: sql.Composable) -> bytes:
+            return sql.SQL(template.strip()).format(**{**parts, **extra}).as_bytes()
+
+        return cls(
+            enqueue=render(_ENQUEUE),
+            enqueue_many=render(_ENQUEUE_MANY, id_value=sql.SQL(enqueue_many_values)),
+            claim_one=render(_CLAIM_ONE),
+            claim_any=render(_CLAIM_ANY),
+            archive=render(_ARCHIVE),
+            retry=render(_RETRY),
+            get_job=render(_GET_JOB),
+            stats=render(_STATS),
+            retry_failed=render(_RETRY_FAILED),
+            cancel=render(_CANCEL),
+            prune=render(_PRUNE),
+            install_lock=render(_INSTALL_LOCK),
+            listen=sql.SQL("LISTEN {}").format(sql.Identifier(names.channel)).as_bytes(),
+        )

@@ -1,0 +1,319 @@
+"""PostgresStore: the queue in two PostgreSQL tables, claimed with FOR UPDATE SKIP LOCKED."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
+
+from proletarian.adapters.clocks import SystemClock
+from proletarian.adapters.common import Row, check_conn, encode
+from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
+from proletarian.adapters.postgres import rows
+from proletarian.adapters.postgres.claim import PostgresClaim
+from proletarian.adapters.postgres.connections import Borrowed, autocommitted
+from proletarian.adapters.postgres.errors import translated
+from proletarian.adapters.postgres.listener import PostgresListener
+from proletarian.adapters.postgres.schema import DEFAULT_SCHEMA, Names, ddl_statements
+from proletarian.adapters.postgres.statements import Statements
+from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core.errors import ConfigurationError, StoreUnavailable
+from proletarian.core.job import Job, NewJob, QueueStats
+from proletarian.core.urls import redact
+from proletarian.ports.clock import Clock
+from proletarian.ports.ids import JobIdStrategy
+from proletarian.ports.serializer import Serializer
+
+
+class PostgresStore:
+    """Jobs in `<schema>.job`, finished ones in `<schema>.archived_job`, over a psycopg pool.
+
+    Claims are transactional (see PostgresClaim): each holds a pool connection for the whole
+    job, so the pool needs at least as many connections as worker threads, plus producers.
+    Every method is safe to call from several threads at once. Each operation is one statement
+    (one round trip); enqueue notifies the store's channel in the same transaction.
+    """
+
+    def __init__(
+        self,
+        pool: ConnectionPool[Any],
+        *,
+        serializer: Serializer | None = None,
+        job_ids: JobIdStrategy | None = None,
+        clock: Clock | None = None,
+        schema: str = DEFAULT_SCHEMA,
+        job_table: str = "job",
+        archived_job_table: str = "archived_job",
+        channel: str | None = None,
+    ) -> None:
+        if not isinstance(pool, ConnectionPool):
+            raise ConfigurationError(
+                f"PostgresStore needs a psycopg_pool.ConnectionPool, got {type(pool).__name__}"
+            )
+        self.names = Names.of(
+            schema=schema,
+            job_table=job_table,
+            archived_job_table=archived_job_table,
+            channel=channel,
+        )
+        self.pool = pool
+        self.serializer: Serializer = serializer or JsonSerializer()
+        self.job_ids: JobIdStrategy = job_ids or Uuid7Ids()
+        self.clock: Clock = clock or SystemClock()
+        # DatabaseIds needs the bigint identity DDL variant; any other strategy, uuid ids.
+        self.bigint_ids = isinstance(self.job_ids, DatabaseIds)
+        self._sql = Statements.build(self.names, bigint_ids=self.bigint_ids)
+        self._owns_pool = False
+
+    @classmethod
+    def connect(
+        cls, url: str, *, min_size: int = 1, max_size: int = 10, **options: Any
+    ) -> PostgresStore:
+        """A store over a pool it builds and opens for `url` (a postgresql:// URL or libpq
+        conninfo), closed again by `close()`. `options` go to the constructor. Raises
+        ConfigurationError for bad options before connecting, StoreUnavailable if the server
+        can't be reached."""
+        pool: ConnectionPool[Any] = ConnectionPool(
+            url, min_size=min_size, max_size=max_size, open=False, name="proletarian"
+        )
+        store = cls(pool, **options)
+        store._owns_pool = True
+        try:
+            # A direct first connection fails fast with the server's reason; the pool would
+            # retry quietly until its timeout.
+            psycopg.connect(url).close()
+            pool.open(wait=True)
+        except psycopg.Error as exc:
+            pool.close()
+            raise StoreUnavailable(
+                f"cannot connect to PostgreSQL at {redact(url)}: {_without_password(exc, url)}"
+            ) from exc
+        return store
+
+    # -- enqueue -------------------------------------------------------------------------------
+
+    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
+        check_conn(conn, psycopg.Connection, "PostgresStore")
+        row = self._encode(job)
+        params = (
+            *self._id_params(row),
+            row.queue,
+            row.job_type,
+            row.payload,
+            row.priority,
+            row.enqueued_at,
+            row.process_at,
+            row.meta,
+            self.names.channel,
+        )
+        if conn is not None:
+            with translated("enqueue"):
+                cursor = conn.cursor(row_factory=tuple_row)
+                result = cursor.execute(self._sql.enqueue, params).fetchone()
+        else:
+            with autocommitted(self.pool, "enqueue") as own:
+                cursor = own.cursor(row_factory=tuple_row)
+                result = cursor.execute(self._sql.enqueue, params).fetchone()
+        assert result is not None
+        return str(result[0])
+
+    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
+        check_conn(conn, psycopg.Connection, "PostgresStore")
+        encoded = [self._encode(job) for job in jobs]
+        if not encoded:
+            return []
+        columns: list[list[Any]] = [] if self.bigint_ids else [[row.id for row in encoded]]
+        params = (
+            encoded[0].enqueued_at,
+            *columns,
+            [row.queue for row in encoded],
+            [row.job_type for row in encoded],
+            [row.payload for row in encoded],
+            [row.priority for row in encoded],
+            [row.process_at for row in encoded],
+            [row.meta for row in encoded],
+            self.names.channel,
+        )
+        if conn is not None:
+            with translated("enqueue_many"):
+                cursor = conn.cursor(row_factory=tuple_row)
+                result = cursor.execute(self._sql.enqueue_many, params).fetchone()
+        else:
+            with autocommitted(self.pool, "enqueue_many") as own:
+                cursor = own.cursor(row_factory=tuple_row)
+                result = cursor.execute(self._sql.enqueue_many, params).fetchone()
+        assert result is not None
+        return [str(job_id) for job_id in result[0]]
+
+    def _encode(self, job: NewJob) -> Row:
+        row = encode(job, serializer=self.serializer, ids=self.job_ids, now=self.clock.now())
+        if row.id is None and not self.bigint_ids:
+            raise ConfigurationError(
+                "job_ids gave no id; for ids assigned by PostgreSQL use "
+                "proletarian.adapters.ids.DatabaseIds with tables_bigint_ids.sql"
+            )
+        return row
+
+    def _id_params(self, row: Row) -> tuple[Any, ...]:
+        return () if self.bigint_ids else (row.id,)
+
+    # -- claim ---------------------------------------------------------------------------------
+
+    def claim(self, queues: Sequence[str], *, worker_id: str) -> PostgresClaim | None:
+        """Lock the most urgent due job in a new transaction and hand it out with that
+        transaction open (see PostgresClaim)."""
+        now = self.clock.now()
+        names = list(queues)
+        with translated("claim"):
+            borrowed = Borrowed(self.pool, autocommit=False)
+            try:
+                cursor = borrowed.conn.cursor(row_factory=tuple_row)
+                if len(names) == 1:
+                    cursor.execute(self._sql.claim_one, (names[0], now))
+                else:
+                    cursor.execute(self._sql.claim_any, (names, now))
+                row = cursor.fetchone()
+            except BaseException:
+                borrowed.give_back()
+                raise
+        if row is None:
+            borrowed.give_back()
+            return None
+        payload, decode_error = rows.decoded(self.serializer, row)
+        return PostgresClaim(
+            borrowed,
+            row,
+            sql=self._sql,
+            payload=payload,
+            decode_error=decode_error,
+            clock=self.clock,
+            started_at=now,
+        )
+
+    # -- inspection and operations -------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> Job | None:
+        """A queued job is RUNNING while a claim's open transaction holds its row lock."""
+        key = self._key(job_id)
+        if key is None:
+            return None
+        now = self.clock.now()
+        with autocommitted(self.pool, "get_job") as conn:
+            row = conn.cursor(row_factory=tuple_row).execute(self._sql.get_job, {"job_id": key})
+            found = row.fetchone()
+        if found is None:
+            return None
+        payload, _ = rows.decoded(self.serializer, found)
+        status = rows.status_of(found, now)
+        return rows.to_job(
+            found, payload=payload, status=status, archived=found[rows.STATUS] is not None
+        )
+
+    def stats(self) -> dict[str, QueueStats]:
+        """One statement over both tables. It counts every row: prune the archive to keep it
+        quick."""
+        now = self.clock.now()
+        with autocommitted(self.pool, "stats") as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
+            found = cursor.execute(self._sql.stats, {"now": now}).fetchall()
+        return {
+            queue: QueueStats(
+                ready=ready,
+                scheduled=scheduled,
+                running=running,
+                succeeded=succeeded,
+                failed=failed,
+                oldest_ready_age=None if oldest is None else now - oldest,
+            )
+            for queue, ready, scheduled, running, succeeded, failed, oldest in found
+        }
+
+    def retry_failed(self, job_id: str) -> bool:
+        """Move an archived failed job back to the queue, due now with no attempts counted;
+        notifies its queue."""
+        key = self._key(job_id)
+        if key is None:
+            return False
+        params = {"job_id": key, "now": self.clock.now(), "channel": self.names.channel}
+        with autocommitted(self.pool, "retry_failed") as conn:
+            return conn.execute(self._sql.retry_failed, params).rowcount == 1
+
+    def cancel(self, job_id: str) -> bool:
+        """Delete a queued job unless a claim holds it (running) or it is archived."""
+        key = self._key(job_id)
+        if key is None:
+            return False
+        with autocommitted(self.pool, "cancel") as conn:
+            return conn.execute(self._sql.cancel, (key,)).rowcount == 1
+
+    def prune_archive(self, older_than: timedelta) -> int:
+        cutoff = self.clock.now() - older_than
+        with autocommitted(self.pool, "prune_archive") as conn:
+            return conn.execute(self._sql.prune, (cutoff,)).rowcount
+
+    def _key(self, job_id: str) -> Any | None:
+        """The id as the job_id column holds it, or None for a string that can't be one."""
+        try:
+            return int(job_id) if self.bigint_ids else uuid.UUID(job_id)
+        except (TypeError, ValueError):
+            return None
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def schema_sql(self) -> str:
+        """The DDL install_schema() runs: database/postgresql/tables.sql (tables_bigint_ids.sql
+        with DatabaseIds) with this store's names, comments left out."""
+        statements = ddl_statements(self.names, bigint_ids=self.bigint_ids)
+        return "".join(f"{statement.as_string()};\n" for statement in statements)
+
+    def install_schema(self) -> None:
+        """Create the schema(s), tables and indexes if missing, in one transaction. Idempotent
+        and safe to run from several processes at once."""
+        statements = ddl_statements(self.names, bigint_ids=self.bigint_ids)
+        with autocommitted(self.pool, "install_schema") as conn, conn.transaction():
+            conn.execute(self._sql.install_lock, (".".join(self.names.job),))
+            for statement in statements:
+                conn.execute(statement)
+
+    def close(self) -> None:
+        """Close the pool if this store built it (`connect`); a pool given to the constructor
+        belongs to the caller. Listeners are closed by whoever opened them."""
+        if self._owns_pool:
+            self.pool.close()
+
+    # -- notifications -------------------------------------------------------------------------
+
+    def listen(self, queues: Sequence[str]) -> PostgresListener:
+        """Open a dedicated connection (not from the pool) listening on the store's channel."""
+        conninfo = self.pool.conninfo() if callable(self.pool.conninfo) else self.pool.conninfo
+        kwargs = self.pool.kwargs() if callable(self.pool.kwargs) else dict(self.pool.kwargs or {})
+        kwargs["autocommit"] = True
+        with translated("listen"):
+            conn = psycopg.Connection.connect(conninfo or "", **kwargs)
+            try:
+                conn.execute(self._sql.listen)
+            except BaseException:
+                conn.close()
+                raise
+        return PostgresListener(conn, frozenset(queues))
+
+    def __repr__(self) -> str:
+        return (
+            f"<PostgresStore job={'.'.join(self.names.job)!r} "
+            f"archived_job={'.'.join(self.names.archived_job)!r} pool={self.pool.name!r}>"
+        )
+
+
+def _without_password(exc: psycopg.Error, url: str) -> str:
+    text = str(exc).strip()
+    try:
+        password = conninfo_to_dict(url).get("password")
+    except psycopg.Error:
+        return text
+    return text.replace(str(password), "***") if password else text
