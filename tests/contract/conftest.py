@@ -16,7 +16,7 @@ import pytest
 from proletarian.ports.store import QueueStore
 from proletarian.testing import ManualClock
 
-STORES = ["memory", "sqlite", "redis", "postgres"]
+STORES = ["memory", "sqlite", "redis", "postgres", "mysql"]
 # Stores whose claims are leases (Renewable): they also run the lease tests.
 LEASED = {"memory", "sqlite", "redis"}
 # Stores that wake workers through listen(): they also run the notification tests.
