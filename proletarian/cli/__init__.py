@@ -31,7 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         return _fail(str(exc), url, errors.USAGE)
     except StoreUnavailable as exc:
-        where = f" at {redact(url)}" if url else ""
+        # Adapters usually name the (redacted) URL themselves; say it once.
+        where = f" at {redact(url)}" if url and redact(url) not in str(exc) else ""
         return _fail(f"store unavailable{where}: {exc}", url, errors.FAILURE)
     except ProletarianError as exc:
         return _fail(str(exc), url, errors.FAILURE)

@@ -336,7 +336,11 @@ def test_no_url_at_all_is_a_usage_error(
 
 @pytest.mark.parametrize(
     ("url", "fragment"),
-    [("ftp://example.com/x", "scheme 'ftp' is not supported"), ("jobs.db", "no scheme")],
+    [
+        ("ftp://example.com/x", "scheme 'ftp' is not supported"),
+        ("jobs.db", "no scheme"),
+        ("sqlite:///:memory:", "needs a database file"),
+    ],
 )
 def test_a_bad_url_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], url: str, fragment: str
@@ -347,7 +351,12 @@ def test_a_bad_url_is_a_usage_error(
 
 def test_an_unopenable_sqlite_path_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     """A SQLite file in a directory that does not exist fails in one line, exit 1."""
-    one_line_error(run(capsys, "status", "--url", "sqlite:////nonexistent/dir/jobs.db"), 1)
+    one_line_error(
+        run(capsys, "status", "--url", "sqlite:////nonexistent/dir/jobs.db"),
+        1,
+        "store unavailable",
+        "/nonexistent/dir/jobs.db",
+    )
 
 
 def test_an_unreachable_server_is_one_line_without_the_password(
@@ -356,7 +365,7 @@ def test_an_unreachable_server_is_one_line_without_the_password(
     """A server that refuses connections is one line, exit 1, and the password is hidden."""
     url = "postgresql://app:s3cret-pw@127.0.0.1:1/test?connect_timeout=2"
     result = run(capsys, "status", "--url", url)
-    one_line_error(result, 1)
+    one_line_error(result, 1, "store unavailable", "app:***@127.0.0.1:1")
     assert "s3cret-pw" not in result.err
 
 
@@ -432,4 +441,4 @@ def test_worker_on_an_unreachable_store_fails_at_once(capsys: pytest.CaptureFixt
         "--url",
         "sqlite:////nonexistent/dir/jobs.db",
     )
-    one_line_error(result, 1)
+    one_line_error(result, 1, "store unavailable")
