@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import redis
 from redis.client import PubSub
@@ -72,14 +73,22 @@ class RedisListener:
         with translated(self._where):
             while True:
                 remaining = deadline - time.monotonic()
-                message = self._pubsub.get_message(timeout=max(remaining, 0.0))
+                message = self._read(max(remaining, 0.0))
                 if message is not None and message["type"] in ("message", "subscribe"):
                     for _ in range(MAX_COALESCED):
-                        if self._pubsub.get_message(timeout=0.0) is None:
+                        if self._read(0.0) is None:
                             break
                     return True
                 if remaining <= 0:
                     return False
+
+    def _read(self, timeout: float) -> dict[str, Any] | None:
+        try:
+            message: dict[str, Any] | None = self._pubsub.get_message(timeout=timeout)
+        except (OSError, ValueError) as exc:
+            # The socket was closed under us: the store was closed while we waited.
+            raise StoreUnavailable(f"subscription to Redis at {self._where} was closed") from exc
+        return message
 
     def close(self) -> None:
         """Drop the subscription's connection. Never raises."""
