@@ -364,6 +364,9 @@ def test_from_url_reads_relative_and_absolute_paths_and_options(
         SQLiteStore.from_url("sqlite://host/x.db")
     with pytest.raises(ConfigurationError, match="not supported"):
         SQLiteStore.from_url("sqlite:///x.db?journal=off")
+    with pytest.raises(ConfigurationError, match="needs a sqlite") as caught:
+        SQLiteStore.from_url("postgresql://app:secret@db/app")
+    assert "secret" not in str(caught.value)
 
 
 def test_database_generated_ids_are_refused(path: Path) -> None:

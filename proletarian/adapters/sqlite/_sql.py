@@ -116,7 +116,7 @@ class Statements:
         whose lease expired is due again), and whether it had a lease: then it is reclaimed."""
         queues = ", ".join("?" * queue_count)
         return (
-            f"SELECT job_id, locked_by IS NOT NULL FROM {self.job_table} "
+            f"SELECT {COLUMNS}, locked_by IS NOT NULL FROM {self.job_table} "
             f"WHERE queue IN ({queues}) AND process_at <= ? "
             "AND (locked_until IS NULL OR locked_until <= ?) "
             "ORDER BY priority, process_at, job_id LIMIT 1"
@@ -127,8 +127,7 @@ class Statements:
         """Parameters: token, locked_until, job id. Leases the picked job, counting the attempt."""
         return (
             f"UPDATE {self.job_table} "
-            "SET locked_by = ?, locked_until = ?, attempts = attempts + 1 "
-            f"WHERE job_id = ? RETURNING {COLUMNS}"
+            "SET locked_by = ?, locked_until = ?, attempts = attempts + 1 WHERE job_id = ?"
         )
 
     @property
@@ -185,10 +184,10 @@ class Statements:
         """Parameter ?1 is now. Per queue: running, scheduled, ready, oldest ready due time."""
         free = "(locked_until IS NULL OR locked_until <= ?1)"
         return (
-            "SELECT queue, count(*) FILTER (WHERE locked_until > ?1), "
-            f"count(*) FILTER (WHERE {free} AND process_at > ?1), "
-            f"count(*) FILTER (WHERE {free} AND process_at <= ?1), "
-            f"min(process_at) FILTER (WHERE {free} AND process_at <= ?1) "
+            "SELECT queue, count(CASE WHEN locked_until > ?1 THEN 1 END), "
+            f"count(CASE WHEN {free} AND process_at > ?1 THEN 1 END), "
+            f"count(CASE WHEN {free} AND process_at <= ?1 THEN 1 END), "
+            f"min(CASE WHEN {free} AND process_at <= ?1 THEN process_at END) "
             f"FROM {self.job_table} GROUP BY queue"
         )
 

@@ -28,7 +28,7 @@ from proletarian.adapters.sqlite._sql import (
 )
 from proletarian.core.errors import ClaimLost, ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.job import Job, JobError, JobStatus, NewJob, QueueStats
-from proletarian.core.urls import kind_of
+from proletarian.core.urls import kind_of, redact
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
@@ -98,7 +98,7 @@ class SQLiteStore:
         """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db`. The query may set
         `synchronous`, `busy_timeout` and `lease` (seconds); keyword options win over it."""
         if kind_of(url) != "sqlite":
-            raise ConfigurationError(f"SQLiteStore needs a sqlite:/// URL, got {url!r}")
+            raise ConfigurationError(f"SQLiteStore needs a sqlite:/// URL, got {redact(url)!r}")
         parts = urlsplit(url)
         if parts.netloc or not parts.path.startswith("/"):
             raise ConfigurationError(
@@ -112,7 +112,7 @@ class SQLiteStore:
             elif key in ("busy_timeout", "lease"):
                 try:
                     from_query[key] = timedelta(seconds=float(value))
-                except ValueError:
+                except (ValueError, OverflowError):
                     raise ConfigurationError(
                         f"SQLite URL option {key}={value!r} must be a number of seconds"
                     ) from None
@@ -158,22 +158,24 @@ class SQLiteStore:
                 "this thread's handler holds the write transaction of ctx.connection, and SQLite "
                 "has one writer: enqueue with conn=ctx.connection, or write after the handler"
             )
-        conn = self._connections.current()
-        with translate(self.path):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                self._rollback(conn)
-                raise
+        with self._transaction("BEGIN IMMEDIATE") as conn:
+            yield conn
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """One read transaction: every query in the block sees the same snapshot."""
+        with self._transaction("BEGIN") as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
         conn = self._connections.current()
         with translate(self.path):
-            conn.execute("BEGIN")
+            if conn.in_transaction:
+                # Left open by a call interrupted between BEGIN and its end (KeyboardInterrupt);
+                # only this thread uses this connection, so nothing else is lost.
+                conn.execute("ROLLBACK")
+            conn.execute(begin)
             try:
                 yield conn
                 conn.execute("COMMIT")
@@ -267,7 +269,9 @@ class SQLiteStore:
     def claim(self, queues: Sequence[str], *, worker_id: str) -> SQLiteClaim | None:
         """One short write transaction picks the most urgent due job (or one whose lease
         expired), marks it with a fresh token and `locked_until = now + lease`, and counts the
-        attempt. The write lock is taken first, so no other claim can pick the same job."""
+        attempt. The write lock is taken before the pick, so no other claim can pick the same
+        job. (No UPDATE ... RETURNING: it can't tell whether the job had a lease before, and
+        it would need SQLite 3.35, newer than some distributions' Python links.)"""
         self._ready()
         now = self.clock.now()
         token = new_token(worker_id)
@@ -277,9 +281,9 @@ class SQLiteStore:
             ).fetchall()
             if not picked:
                 return None
-            job_id, reclaimed = picked[0]
-            taken = conn.execute(self._sql.take, (token, to_text(now + self.lease), job_id))
-            row = taken.fetchall()[0]
+            *row, reclaimed = picked[0]
+            conn.execute(self._sql.take, (token, to_text(now + self.lease), row[0]))
+        row[5] += 1  # the attempt `take` just counted
         return SQLiteClaim(self, row, token, now, reclaimed=bool(reclaimed))
 
     # -- inspection and operations -------------------------------------------------------------
