@@ -70,8 +70,10 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._jobs: dict[str, _Record] = {}
         self._archive: dict[str, _Record] = {}
-        # Per queue, a heap of (priority, process_at, seq, id); entries go stale when a job is
-        # claimed or removed and are dropped when they reach the top.
+        # Per queue, waiting jobs first sit in a heap by due time, then move to a heap by
+        # (priority, due time) once due, so a not-yet-due urgent job never hides a due one.
+        # Entries go stale when a job is claimed or removed and are dropped when met.
+        self._scheduled: dict[str, list[tuple[datetime, int, str]]] = {}
         self._ready: dict[str, list[tuple[int, datetime, int, str]]] = {}
         self._leases: list[tuple[datetime, str]] = []
         self._seq = itertools.count()
@@ -128,8 +130,22 @@ class MemoryStore:
         self._push(record)
 
     def _push(self, record: _Record) -> None:
-        entry = (record.priority, record.process_at, next(self._seq), record.id)
-        heapq.heappush(self._ready.setdefault(record.queue, []), entry)
+        entry = (record.process_at, next(self._seq), record.id)
+        heapq.heappush(self._scheduled.setdefault(record.queue, []), entry)
+
+    def _promote(self, queue: str, now: datetime) -> list[tuple[int, datetime, int, str]]:
+        """Move the queue's due jobs to its ready heap and return that heap, stale top dropped."""
+        scheduled = self._scheduled.get(queue, [])
+        ready = self._ready.setdefault(queue, [])
+        while scheduled and scheduled[0][0] <= now:
+            process_at, seq, job_id = heapq.heappop(scheduled)
+            record = self._jobs.get(job_id)
+            if self._is_waiting(record, process_at):
+                assert record is not None
+                heapq.heappush(ready, (record.priority, process_at, seq, job_id))
+        while ready and not self._is_waiting(self._jobs.get(ready[0][3]), ready[0][1]):
+            heapq.heappop(ready)
+        return ready
 
     # -- claim ---------------------------------------------------------------------------------
 
@@ -139,10 +155,8 @@ class MemoryStore:
             self._release_expired(now)
             best: tuple[int, datetime, int, str] | None = None
             for queue in queues:
-                heap = self._ready.get(queue, [])
-                while heap and not self._is_waiting(heap[0]):
-                    heapq.heappop(heap)
-                if heap and heap[0][1] <= now and (best is None or heap[0] < best):
+                heap = self._promote(queue, now)
+                if heap and (best is None or heap[0] < best):
                     best = heap[0]
             if best is None:
                 return None
@@ -155,13 +169,9 @@ class MemoryStore:
             heapq.heappush(self._leases, (record.locked_until, record.id))
             return MemoryClaim(self, record, record.locked_by, now, reclaimed=reclaimed)
 
-    def _is_waiting(self, entry: tuple[int, datetime, int, str]) -> bool:
-        record = self._jobs.get(entry[3])
-        return (
-            record is not None
-            and record.locked_by is None
-            and (record.priority, record.process_at) == entry[:2]
-        )
+    @staticmethod
+    def _is_waiting(record: _Record | None, process_at: datetime) -> bool:
+        return record is not None and record.locked_by is None and record.process_at == process_at
 
     def _release_expired(self, now: datetime) -> None:
         while self._leases and self._leases[0][0] <= now:

@@ -96,6 +96,20 @@ def test_claim_order_is_priority_then_due_time_then_fifo(
     assert order == [critical, high, normal_a, normal_b, earlier, low]
 
 
+def test_urgent_job_not_yet_due_does_not_hide_a_due_one(
+    store: QueueStore, clock: ManualClock
+) -> None:
+    """A high-priority job scheduled for later leaves a due normal job claimable now."""
+    proletarian.enqueue(
+        store, "t", None, priority=Priority.CRITICAL, process_in=timedelta(minutes=1)
+    )
+    due = proletarian.enqueue(store, "t", None, priority=Priority.LOW)
+    claim = claim_one(store)
+    assert claim.job.id == due
+    claim.succeed()
+    assert store.claim(["default"], worker_id="w") is None
+
+
 def test_scheduled_job_waits_for_its_time(store: QueueStore, clock: ManualClock) -> None:
     """A job scheduled in the future is not claimed before its time, and is SCHEDULED."""
     job_id = proletarian.enqueue(store, "t", None, process_in=timedelta(seconds=30))
