@@ -55,7 +55,7 @@ class RedisListener:
                         f"Redis at {self._where} did not confirm the subscription "
                         f"within {SUBSCRIBE_TIMEOUT} s"
                     )
-                message = self._pubsub.get_message(timeout=remaining)
+                message = self._read(remaining)
                 if message is None:
                     continue
                 if message["type"] == "subscribe":
@@ -86,7 +86,7 @@ class RedisListener:
         try:
             message: dict[str, Any] | None = self._pubsub.get_message(timeout=timeout)
         except (OSError, ValueError) as exc:
-            # The socket was closed under us: the store was closed while we waited.
+            # redis-py's reader fails so when the socket is closed under it (store.close()).
             raise StoreUnavailable(f"subscription to Redis at {self._where} was closed") from exc
         return message
 

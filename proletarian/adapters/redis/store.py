@@ -125,9 +125,11 @@ class RedisStore:
                 "after the transaction commits, or use a SQL store for transactional enqueue."
             )
         now = self.clock.now()
+        rows = [encode(job, serializer=self.serializer, ids=self.job_ids, now=now) for job in jobs]
+        if not rows:
+            return []
         args: list[str | int] = [micros(now), secrets.token_hex(8)]
-        for job in jobs:
-            row = encode(job, serializer=self.serializer, ids=self.job_ids, now=now)
+        for row in rows:
             if not row.id:
                 raise ConfigurationError(
                     "RedisStore needs job ids made by the client (such as the default "
@@ -143,8 +145,6 @@ class RedisStore:
                 micros(row.process_at),
                 row.meta,
             ]
-        if len(args) == 2:
-            return []
         written, ids = self._call("enqueue", *args)
         if not int(written):
             raise ConfigurationError(f"job id {text(ids)!r} already exists")
