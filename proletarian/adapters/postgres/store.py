@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -72,9 +72,7 @@ class PostgresStore:
         self._owns_pool = False
 
     @classmethod
-    def connect(
-        cls, url: str, *, min_size: int = 1, max_size: int = 10, **options: Any
-    ) -> PostgresStore:
+    def connect(cls, url: str, *, min_size: int = 1, max_size: int = 10, **options: Any) -> Self:
         """A store over a pool it builds and opens for `url` (a postgresql:// URL or libpq
         conninfo), closed again by `close()`. `options` go to the constructor. Raises
         ConfigurationError for bad options before connecting, StoreUnavailable if the server
