@@ -370,6 +370,27 @@ def test_unreachable_server_is_unavailable_without_the_password() -> None:
     assert "127.0.0.1" in str(caught.value)
 
 
+def test_claims_over_several_queues_follow_claim_order_and_skip_held_jobs(
+    store: PostgresStore,
+) -> None:
+    """A claim over several queues takes the most urgent due job of all of them that no other
+    claim holds, whatever the order the queues are named in."""
+    a1 = proletarian.enqueue(store, "t", None, queue="a")
+    a2 = proletarian.enqueue(store, "t", None, queue="a")
+    b1 = proletarian.enqueue(store, "t", None, queue="b", priority=proletarian.Priority.HIGH)
+    proletarian.enqueue(store, "t", None, queue="c", priority=proletarian.Priority.CRITICAL)
+    claims = [store.claim(queues, worker_id="w") for queues in (["a", "b"], ["b", "a"], ["a", "b"])]
+    assert [claim.job.id if claim else None for claim in claims] == [b1, a1, a2]
+    assert store.claim(["b", "a"], worker_id="w") is None
+    for claim in claims:
+        assert claim is not None
+        claim.abandon()
+    claim = store.claim(["b", "a"], worker_id="w")
+    assert claim is not None
+    assert claim.job.id == b1
+    claim.succeed()
+
+
 # -- other names, ids and pools -----------------------------------------------------------------
 
 

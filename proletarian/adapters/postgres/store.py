@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -18,6 +19,7 @@ from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
 from proletarian.adapters.postgres import rows
 from proletarian.adapters.postgres.claim import PostgresClaim
 from proletarian.adapters.postgres.connections import Borrowed, autocommitted
+from proletarian.adapters.postgres.enqueueing import PreparedEnqueue, prepare
 from proletarian.adapters.postgres.errors import translated
 from proletarian.adapters.postgres.listener import PostgresListener
 from proletarian.adapters.postgres.schema import DEFAULT_SCHEMA, Names, ddl_statements
@@ -97,57 +99,43 @@ class PostgresStore:
     # -- enqueue -------------------------------------------------------------------------------
 
     def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
-        check_conn(conn, psycopg.Connection, "PostgresStore")
-        row = self._encode(job)
-        params = (
-            *self._id_params(row),
-            row.queue,
-            row.job_type,
-            row.payload,
-            row.priority,
-            row.enqueued_at,
-            row.process_at,
-            row.meta,
-            self.names.channel,
-        )
-        if conn is not None:
-            with translated("enqueue"):
-                cursor = conn.cursor(row_factory=tuple_row)
-                result = cursor.execute(self._sql.enqueue, params).fetchone()
-        else:
-            with autocommitted(self.pool, "enqueue") as own:
-                cursor = own.cursor(row_factory=tuple_row)
-                result = cursor.execute(self._sql.enqueue, params).fetchone()
-        assert result is not None
-        return str(result[0])
+        return self.enqueue_many([job], conn=conn)[0]
 
     def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
         check_conn(conn, psycopg.Connection, "PostgresStore")
-        encoded = [self._encode(job) for job in jobs]
-        if not encoded:
+        prepared = self.prepare_enqueue(jobs)
+        if prepared is None:
             return []
-        columns: list[list[Any]] = [] if self.bigint_ids else [[row.id for row in encoded]]
-        params = (
-            encoded[0].enqueued_at,
-            *columns,
-            [row.queue for row in encoded],
-            [row.job_type for row in encoded],
-            [row.payload for row in encoded],
-            [row.priority for row in encoded],
-            [row.process_at for row in encoded],
-            [row.meta for row in encoded],
-            self.names.channel,
-        )
         if conn is not None:
-            with translated("enqueue_many"):
-                cursor = conn.cursor(row_factory=tuple_row)
-                result = cursor.execute(self._sql.enqueue_many, params).fetchone()
-        else:
-            with autocommitted(self.pool, "enqueue_many") as own:
-                cursor = own.cursor(row_factory=tuple_row)
-                result = cursor.execute(self._sql.enqueue_many, params).fetchone()
-        assert result is not None
-        return [str(job_id) for job_id in result[0]]
+            with translated("enqueue"):
+                return prepared.run(conn)
+        with autocommitted(self.pool, "enqueue") as own:
+            return prepared.run(own)
+
+    async def enqueue_many_async(
+        self, jobs: Sequence[NewJob], *, conn: Any | None = None
+    ) -> list[str]:
+        """`enqueue_many` for asyncio code. With `conn` (a psycopg AsyncConnection) the jobs
+        join the caller's open transaction, which is never committed or rolled back here: the
+        same statement as the sync form, built by the same `prepare_enqueue`.
+
+        Without `conn`, the sync form runs on the store's pool in a worker thread and commits:
+        the event loop is never blocked, and no connection is opened per call."""
+        if conn is None:
+            return await asyncio.to_thread(self.enqueue_many, jobs)
+        check_conn(conn, psycopg.AsyncConnection, "PostgresStore.enqueue_many_async")
+        prepared = self.prepare_enqueue(jobs)
+        if prepared is None:
+            return []
+        with translated("enqueue"):
+            return await prepared.run_async(conn)
+
+    def prepare_enqueue(self, jobs: Sequence[NewJob]) -> PreparedEnqueue | None:
+        """Validate and encode `jobs` and build the one statement that inserts them (None for
+        no jobs), touching no connection. Raises ConfigurationError or SerializationError
+        before anything is written."""
+        rows = [self._encode(job) for job in jobs]
+        return prepare(self._sql, rows, bigint_ids=self.bigint_ids, channel=self.names.channel)
 
     def _encode(self, job: NewJob) -> Row:
         row = encode(job, serializer=self.serializer, ids=self.job_ids, now=self.clock.now())
@@ -157,9 +145,6 @@ class PostgresStore:
                 "proletarian.adapters.ids.DatabaseIds with tables_bigint_ids.sql"
             )
         return row
-
-    def _id_params(self, row: Row) -> tuple[Any, ...]:
-        return () if self.bigint_ids else (row.id,)
 
     # -- claim ---------------------------------------------------------------------------------
 
@@ -257,9 +242,11 @@ class PostgresStore:
 
     def _key(self, job_id: str) -> Any | None:
         """The id as the job_id column holds it, or None for a string that can't be one."""
+        if self.bigint_ids:
+            return int(job_id) if isinstance(job_id, str) and job_id.isdigit() else None
         try:
-            return int(job_id) if self.bigint_ids else uuid.UUID(job_id)
-        except (TypeError, ValueError):
+            return uuid.UUID(job_id)
+        except (TypeError, ValueError, AttributeError):
             return None
 
     # -- schema --------------------------------------------------------------------------------
