@@ -16,7 +16,7 @@ from proletarian.core.errors import (
 )
 from proletarian.core.job import Job, JobError, JobStatus, NewJob, Priority, QueueStats
 from proletarian.core.policy import RetryPolicy
-from proletarian.enqueue import enqueue, enqueue_many
+from proletarian.enqueue import enqueue, enqueue_async, enqueue_many, enqueue_many_async
 from proletarian.stores import open_store
 from proletarian.worker.context import JobContext
 from proletarian.worker.handlers import Handlers
@@ -42,6 +42,8 @@ __all__ = [
     "StoreUnavailable",
     "UnknownJobType",
     "enqueue",
+    "enqueue_async",
     "enqueue_many",
+    "enqueue_many_async",
     "open_store",
 ]

@@ -108,6 +108,19 @@ class QueueStore(Protocol):
         """Release connections held by the store."""
 
 
+@runtime_checkable
+class AsyncEnqueuer(Protocol):
+    """A store that can enqueue from asyncio code on the caller's asyncio connection."""
+
+    async def enqueue_many_async(
+        self, jobs: Sequence[NewJob], *, conn: Any | None = None
+    ) -> list[str]:
+        """`QueueStore.enqueue_many` for asyncio code, with the same statement and checks. With
+        `conn` (an asyncio connection of the store's driver) the jobs join the caller's open
+        transaction, never committed here; without it the store writes and commits without
+        blocking the event loop."""
+
+
 class Listener(Protocol):
     """A subscription to "jobs were enqueued" hints for some queues."""
 

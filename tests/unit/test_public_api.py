@@ -34,7 +34,9 @@ def test_all_is_the_reviewed_list() -> None:
         "StoreUnavailable",
         "UnknownJobType",
         "enqueue",
+        "enqueue_async",
         "enqueue_many",
+        "enqueue_many_async",
         "open_store",
     ]
     assert all(hasattr(proletarian, name) for name in proletarian.__all__)
