@@ -188,8 +188,8 @@ class PostgresStore:
             return None
         now = self.clock.now()
         with autocommitted(self.pool, "get_job") as conn:
-            row = conn.cursor(row_factory=tuple_row).execute(self._sql.get_job, {"job_id": key})
-            found = row.fetchone()
+            cursor = conn.cursor(row_factory=tuple_row)
+            found = cursor.execute(self._sql.get_job, {"job_id": key}).fetchone()
         if found is None:
             return None
         payload, _ = rows.decoded(self.serializer, found)
@@ -277,7 +277,7 @@ class PostgresStore:
     def listen(self, queues: Sequence[str]) -> PostgresListener:
         """Open a dedicated connection (not from the pool) listening on the store's channel."""
         conninfo = self.pool.conninfo() if callable(self.pool.conninfo) else self.pool.conninfo
-        kwargs = self.pool.kwargs() if callable(self.pool.kwargs) else dict(self.pool.kwargs or {})
+        kwargs = dict(self.pool.kwargs() if callable(self.pool.kwargs) else self.pool.kwargs or {})
         kwargs["autocommit"] = True
         with translated("listen"):
             conn = psycopg.Connection.connect(conninfo or "", **kwargs)
