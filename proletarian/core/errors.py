@@ -5,6 +5,7 @@
     ├── SerializationError (also ValueError)   a payload the serializer cannot encode or decode
     ├── UnknownJobType (also LookupError)      no handler is registered for a job type
     ├── JobAbandoned                           a worker died holding the job (lease expired)
+    ├── TransactionAborted                     a handler went on after its SQL failed
     └── StoreError                             the store refused or failed an operation
         ├── StoreUnavailable                   connection lost, server down: worth retrying
         └── ClaimLost                          a lease expired; another worker may hold the job
@@ -34,6 +35,11 @@ class UnknownJobType(ProletarianError, LookupError):
 class JobAbandoned(ProletarianError):
     """The job's previous attempt ended without an outcome: its worker died holding the lease.
     A retry function is asked with this exception to bound how often such a job runs again."""
+
+
+class TransactionAborted(ProletarianError):
+    """A statement the handler ran on `ctx.connection` failed, aborting the claim's transaction,
+    and the handler returned normally: the attempt can't succeed and counts as failed."""
 
 
 class StoreError(ProletarianError):

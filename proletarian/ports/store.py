@@ -44,7 +44,9 @@ class Claim(Protocol):
         worker's attempt is rolled back and not counted."""
 
     def succeed(self) -> None:
-        """Archive the job as succeeded, committing handler writes made on `connection`."""
+        """Archive the job as succeeded, committing handler writes made on `connection`.
+        Raises TransactionAborted, with the claim still held, when the handler left
+        `connection` in a failed transaction: the caller then records a retry or failure."""
 
     def retry_at(self, when: datetime, error: JobError) -> None:
         """Put the job back, due at `when`, counting the attempt and keeping `error`.

@@ -9,8 +9,13 @@ from typing import Any, Literal
 
 import attrs
 
-from proletarian.core.decisions import Fail, RetryAt, Succeed, admit, decide
-from proletarian.core.errors import ConfigurationError, JobAbandoned, SerializationError
+from proletarian.core.decisions import Decision, Fail, RetryAt, Succeed, admit, decide
+from proletarian.core.errors import (
+    ConfigurationError,
+    JobAbandoned,
+    SerializationError,
+    TransactionAborted,
+)
 from proletarian.core.job import Job, JobError
 from proletarian.core.policy import NO_RETRY, RetryPolicy
 from proletarian.ports.clock import Clock
@@ -49,38 +54,49 @@ class Runner:
         """Run the claimed job and record its outcome. A handler's Exception is an outcome;
         a BaseException abandons the claim (the job runs again later) and propagates."""
         job = claim.job
-        base = _event_data(job, ctx)
-        self.log("job_claimed", base)
-        exc: BaseException | None = None
-        if claim.decode_error is not None:
-            exc = SerializationError(claim.decode_error.message)
-            decision: Succeed | RetryAt | Fail = Fail(error=claim.decode_error)
-        else:
-            # Only a job whose worker died holding it can have run out of attempts unseen.
-            refused = admit(job, self._policy(job, JobAbandoned())) if claim.reclaimed else None
-            if refused is not None:
-                exc, decision = JobAbandoned(refused.error.message), refused
-                self.log("job_abandoned", {**base, "error": refused.error.message})
-            else:
-                started = time.monotonic()
-                exc = self._call(claim, job, ctx)
-                base = {**base, "duration": round(time.monotonic() - started, 6)}
-                error = None if exc is None else error_of(exc)
-                policy = self._policy(job, exc) if exc is not None else NO_RETRY
-                decision = decide(job, error, policy, self.clock.now(), self.jitter())
+        data = _event_data(job, ctx)
+        self.log("job_claimed", data)
+        decision, exc = self._attempt(claim, job, ctx, data)
         if isinstance(decision, Succeed):
-            claim.succeed()
-            self.log("job_succeeded", base)
-        elif isinstance(decision, RetryAt):
+            try:
+                claim.succeed()
+            except TransactionAborted as aborted:
+                decision, exc = self._decide_error(job, aborted), aborted
+            else:
+                self.log("job_succeeded", data)
+                return
+        if isinstance(decision, RetryAt):
             claim.retry_at(decision.when, decision.error)
             self.log(
                 "job_retry_scheduled",
-                {**base, "retry_at": decision.when.isoformat(), **_error_data(decision.error)},
+                {**data, "retry_at": decision.when.isoformat(), **_error_data(decision.error)},
             )
-        else:
+        elif isinstance(decision, Fail):
             claim.fail(decision.error)
-            self.log("job_failed", {**base, **_error_data(decision.error)})
-            self._after_failure(job, exc or JobAbandoned(decision.error.message), base)
+            self.log("job_failed", {**data, **_error_data(decision.error)})
+            assert exc is not None  # every failing decision comes from an exception
+            self._after_failure(job, exc, data)
+
+    def _attempt(
+        self, claim: Claim, job: Job, ctx: JobContext, data: dict[str, Any]
+    ) -> tuple[Decision, BaseException | None]:
+        """Run the handler unless the job can't or mustn't run. Returns the decision and the
+        exception behind it (None on success)."""
+        if claim.decode_error is not None:
+            return Fail(error=claim.decode_error), SerializationError(claim.decode_error.message)
+        # Only a job whose worker died holding it can have run out of attempts unseen.
+        refused = admit(job, self._policy(job, JobAbandoned())) if claim.reclaimed else None
+        if refused is not None:
+            self.log("job_abandoned", {**data, "error": refused.error.message})
+            return refused, JobAbandoned(refused.error.message)
+        started = time.monotonic()
+        exc = self._call(claim, job, ctx)
+        data["duration"] = round(time.monotonic() - started, 6)
+        return (Succeed(), None) if exc is None else (self._decide_error(job, exc), exc)
+
+    def _decide_error(self, job: Job, exc: BaseException) -> Decision:
+        policy = self._policy(job, exc)
+        return decide(job, error_of(exc), policy, self.clock.now(), self.jitter())
 
     def _call(self, claim: Claim, job: Job, ctx: JobContext) -> Exception | None:
         try:

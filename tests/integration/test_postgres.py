@@ -26,7 +26,6 @@ from proletarian import (
     NewJob,
     QueueWorker,
     RetryPolicy,
-    StoreError,
     StoreUnavailable,
 )
 from proletarian.adapters.clocks import SystemClock
@@ -207,20 +206,24 @@ def test_default_mode_takes_no_savepoint(store: PostgresStore) -> None:
     assert taken == [False, True]
 
 
-def test_a_swallowed_sql_error_keeps_the_job_queued(store: PostgresStore) -> None:
+def test_a_swallowed_sql_error_counts_as_a_failed_attempt(store: PostgresStore) -> None:
     """A handler that catches the failure of its own statement and returns can't succeed (its
-    transaction is aborted): the claim rolls back and the job waits, attempt uncounted."""
+    transaction is aborted): the attempt is recorded as failed, retried by the policy, and the
+    job ends failed with TransactionAborted instead of running again forever."""
     job_id = proletarian.enqueue(store, "t", None)
 
     def handle(job: Job, ctx: JobContext) -> None:
         with contextlib.suppress(psycopg.Error):
             tx(ctx).execute("SELECT 1 / 0")
 
-    with pytest.raises(StoreError, match="aborted the transaction"):
-        QueueWorker(store, handle, handler_mode="advanced").process_next_job()
+    worker = QueueWorker(store, handle, handler_mode="advanced", retry=RetryPolicy(retries=1))
+    assert worker.drain() == 2
     job = store.get_job(job_id)
     assert job is not None
-    assert (job.status, job.attempts) == (JobStatus.READY, 0)
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 2)
+    assert job.error is not None
+    assert job.error.type == "TransactionAborted"
+    assert "aborted the transaction" in job.error.message
 
 
 # -- the DDL ------------------------------------------------------------------------------------

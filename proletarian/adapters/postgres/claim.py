@@ -11,7 +11,7 @@ from psycopg.pq import TransactionStatus
 from proletarian.adapters.postgres import rows, statements
 from proletarian.adapters.postgres.connections import Borrowed
 from proletarian.adapters.postgres.errors import translated
-from proletarian.core.errors import ClaimLost, StoreError
+from proletarian.core.errors import ClaimLost, StoreError, TransactionAborted
 from proletarian.core.job import Job, JobError, JobStatus
 from proletarian.ports.clock import Clock
 
@@ -107,14 +107,15 @@ class PostgresClaim:
         self, action: str, query: bytes, params: dict[str, Any], *, undo_handler: bool
     ) -> None:
         borrowed = self._holding()
-        self._borrowed = None
         conn = borrowed.conn
+        if not undo_handler and conn.info.transaction_status == TransactionStatus.INERROR:
+            # The claim stays held, so the worker can record this as the attempt's error.
+            raise TransactionAborted(
+                f"job {self.job.id} can't succeed: a statement the handler ran on "
+                "ctx.connection failed and aborted the transaction, and the handler went on"
+            )
+        self._borrowed = None
         try:
-            if not undo_handler and conn.info.transaction_status == TransactionStatus.INERROR:
-                raise StoreError(
-                    f"job {self.job.id} can't succeed: a statement the handler ran on "
-                    "ctx.connection failed and aborted the transaction; the job will run again"
-                )
             with translated(action):
                 if self._savepoint:
                     # Close the handler's savepoint before the job row is touched again:
