@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS `proletarian_job` (
     error_traceback LONGTEXT     NULL,
     PRIMARY KEY (job_id),
     -- The claim walks this index in claim order within one queue: priority, due time, id.
+    -- Keep its name: claims force it (FORCE INDEX) so that they read, and lock, no row past
+    -- the one they take.
     KEY claim_order (queue, priority, process_at, job_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 

@@ -186,6 +186,51 @@ def test_claim_over_several_queues_takes_the_most_urgent_and_hides_no_other(
     second.succeed()
 
 
+@pytest.mark.parametrize("queues", [("a",), ("b", "a")])
+def test_claims_held_at_once_lock_only_the_rows_they_took(
+    tmp_path: Path, queues: tuple[str, ...]
+) -> None:
+    """Claims held at the same time each lock only their own job, even when the optimizer's
+    statistics say one queue holds nearly every row: every due job can be claimed by a peer."""
+    with open_store(ManualClock(), tmp_path, pool_size=16) as store:
+        proletarian.enqueue_many(
+            store, [NewJob(job_type="t", payload=i, queue="a") for i in range(10)]
+        )
+        proletarian.enqueue_many(
+            store, [NewJob(job_type="t", payload=i, queue="b") for i in range(2)]
+        )
+        execute(f"ANALYZE TABLE `{JOB_TABLE}`")
+        due = 12 if "b" in queues else 10
+        claims = [store.claim(queues, worker_id=f"w{i}") for i in range(due)]
+        try:
+            assert None not in claims
+            assert len({claim.job.id for claim in claims if claim is not None}) == due
+            assert store.claim(queues, worker_id="late") is None
+        finally:
+            for claim in claims:
+                if claim is not None:
+                    claim.abandon()
+
+
+def test_claims_read_the_claim_index_in_order(tmp_path: Path) -> None:
+    """Claim statements read the claim_order index in claim order, never a table scan or a
+    sort (a locking read locks every row it reads), whatever the optimizer's statistics."""
+    with open_store(ManualClock(), tmp_path) as store:
+        for rows in (3, 300):
+            proletarian.enqueue_many(
+                store, [NewJob(job_type="t", payload=i, queue="a") for i in range(rows)]
+            )
+            execute(f"ANALYZE TABLE `{JOB_TABLE}`")
+            now = datetime(2030, 1, 1)
+            for statement, params in [
+                (store._sql.claim, ("a", now)),
+                (store._sql.candidates(2), ("b", now, "a", now)),
+            ]:
+                plans = execute(f"EXPLAIN {statement}", *params)
+                assert {(plan[3], plan[5]) for plan in plans} == {("range", "claim_order")}
+                assert not any("filesort" in (plan[9] or "") for plan in plans)
+
+
 def test_enqueue_does_not_wait_for_a_held_claim(store: MySQLStore) -> None:
     """A claim held open takes no gap lock: enqueueing into the same queue goes straight in."""
     proletarian.enqueue(store, "t", None, priority=Priority.LOW)

@@ -32,6 +32,7 @@ COLUMNS = (
 ARCHIVE_COLUMNS = f"{COLUMNS}, status, started_at, finished_at"
 NEW_JOB_COLUMNS = "queue, job_type, payload, priority, enqueued_at, process_at, meta"
 CLAIM_ORDER = "ORDER BY priority, process_at, job_id"
+PRIORITIES = ", ".join(str(priority.value) for priority in sorted(Priority, key=lambda p: p.value))
 
 SAVEPOINT = "SAVEPOINT proletarian_handler"
 RELEASE_SAVEPOINT = "RELEASE SAVEPOINT proletarian_handler"
@@ -77,16 +78,19 @@ class Statements:
         archive = self.archived_job_table = identifier(
             archived_job_table, what="archived_job_table"
         )
-        # SKIP LOCKED so one worker's running job never blocks another's claim. Within one
-        # queue the claim_order index yields rows in claim order, so LIMIT 1 locks one row.
+        # SKIP LOCKED so one worker's running job never blocks another's claim. InnoDB locks
+        # every row a locking read reads, so the read must stop at the first free due row:
+        # the claim_order index yields rows in claim order within one queue, and it is forced
+        # because the optimizer may prefer a table scan and a sort when one queue holds most
+        # rows, which would lock every due job. Listing the priorities makes one index range
+        # of due jobs per priority; without it the scan walks past every scheduled job of a
+        # higher priority (50,000 scheduled jobs made an empty poll 35 ms instead of 0.6 ms).
         self.claim = (
-            f"SELECT {COLUMNS} FROM {job} WHERE queue = %s AND process_at <= %s "
+            f"SELECT {COLUMNS} FROM {job} FORCE INDEX (claim_order) "
+            f"WHERE queue = %s AND priority IN ({PRIORITIES}) AND process_at <= %s "
             f"{CLAIM_ORDER} LIMIT 1 FOR UPDATE SKIP LOCKED"
         )
-        self.candidate = (
-            f"(SELECT job_id, priority, process_at FROM {job} WHERE queue = %s "
-            f"AND process_at <= %s {CLAIM_ORDER} LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        )
+        self.candidate = f"({self.claim})"
         self.claim_candidate = (
             f"SELECT {COLUMNS} FROM {job} WHERE job_id = %s AND process_at <= %s "
             "FOR UPDATE SKIP LOCKED"
@@ -134,8 +138,8 @@ class Statements:
         return f"{sql} RETURNING job_id" if returning else sql
 
     def candidates(self, queues: int) -> str:
-        """The best unlocked due job of each of `queues` queues. One locking read over several
-        queues would need a sort, and InnoDB locks every row it reads before sorting."""
+        """The best unlocked due job of each of `queues` queues, locked. One locking read over
+        several queues would need a sort, and InnoDB locks every row it reads before sorting."""
         return " UNION ALL ".join([self.candidate] * queues)
 
 

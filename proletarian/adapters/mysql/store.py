@@ -37,7 +37,7 @@ MAX_ROWS_PER_INSERT = 1000
 MAX_CHARS_PER_INSERT = 1 << 20
 # Archived jobs deleted per transaction by prune_archive, so no single one grows large.
 PRUNE_BATCH = 5000
-# Multi-queue claims retry when every candidate was taken between finding and locking it.
+# Multi-queue claims look again when the best job was taken between finding and relocking it.
 CANDIDATE_ROUNDS = 5
 
 
@@ -214,19 +214,21 @@ class MySQLStore:
                 return found[0]
             conn.rollback()
             return None
-        # Several queues: find each queue's best candidate, let go of them all, then lock the
-        # best one still free. Holding the others for a whole job would hide them from peers.
+        # Several queues: lock each queue's best due job. If more than one came back, let go
+        # of them all and lock only the best again: holding the others for a whole job would
+        # hide them from peers.
         params = [value for queue in queues for value in (queue, now)]
         for _ in range(CANDIDATE_ROUNDS):
-            candidates = run(
-                conn, [(self._sql.candidates(len(queues)), params), (sql.ROLLBACK, ())]
-            )
-            if not candidates[0]:
+            found = run(conn, [(self._sql.candidates(len(queues)), params)])[0]
+            if len(found) == 1:
+                return found[0]
+            if not found:
+                conn.rollback()
                 return None
-            for job_id, _priority, _process_at in sorted(candidates[0], key=_claim_order):
-                found = run(conn, [(self._sql.claim_candidate, (job_id, now))])[0]
-                if found:
-                    return found[0]
+            best = min(found, key=_claim_order)
+            relocked = run(conn, [(sql.ROLLBACK, ()), (self._sql.claim_candidate, (best[0], now))])
+            if relocked[1]:
+                return relocked[1][0]
         conn.rollback()
         return None
 
@@ -459,9 +461,9 @@ class MySQLClaim:
         return f"<MySQLClaim job={self.job.id} {state}>"
 
 
-def _claim_order(candidate: tuple[Any, ...]) -> tuple[Any, ...]:
-    job_id, priority, process_at = candidate
-    return priority, process_at, job_id
+def _claim_order(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A job row's place in claim order: priority, due time, id."""
+    return row[4], row[7], row[0]
 
 
 def _batches(rows: list[Row], values: list[list[Any]]) -> list[list[list[Any]]]:
