@@ -10,10 +10,11 @@ import pymysql
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from proletarian import JobStatus, NewJob, QueueWorker
+from proletarian import Job, JobContext, JobStatus, NewJob, QueueWorker
 from proletarian.adapters.mysql import MySQLStore
 from proletarian.adapters.postgres import PostgresStore
 from proletarian.integrations.django import NotInTransaction, connection_for, enqueue, enqueue_many
+from proletarian.worker.context import CallNext
 from tests.fixtures.integrations import (
     APPLICATION,
     MYSQL_ACCOUNT_TABLE,
@@ -238,3 +239,31 @@ def test_mysql_commit_keeps_the_job_and_an_exception_drops_it(my_store: MySQLSto
     assert job is not None
     assert job.payload == {"email": "kept@example.com"}
     assert mysql_rows(f"SELECT email FROM `{MYSQL_ACCOUNT_TABLE}`") == [("kept@example.com",)]
+
+
+def test_handlers_using_djangos_connection_on_worker_threads(pg_store: PostgresStore) -> None:
+    """A handler on a worker thread writes through Django's connection for that thread (its
+    own transaction, not the claim's); the documented middleware closes it around each job."""
+    from django.db import close_old_connections, connections, transaction
+
+    seen: list[bool] = []
+
+    def django_connections(job: Job, ctx: JobContext, call_next: CallNext) -> None:
+        close_old_connections()
+        try:
+            call_next(job, ctx)
+        finally:
+            close_old_connections()
+
+    def handle(job_type: str, payload: Any) -> None:
+        insert_account(payload["email"])
+        seen.append(connections["default"].connection is not None)
+
+    with transaction.atomic():
+        enqueue(pg_store, "t", {"email": "one@example.com"})
+        enqueue(pg_store, "t", {"email": "two@example.com"})
+    with QueueWorker(pg_store, handle, middleware=[django_connections]) as worker:
+        assert worker.wait_idle(timeout=10)
+    assert pg_accounts() == ["one@example.com", "two@example.com"]
+    assert pg_store.stats()["default"].succeeded == 2
+    assert seen == [True, True]
