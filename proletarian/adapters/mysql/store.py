@@ -322,7 +322,7 @@ class MySQLStore:
 
     def cancel(self, job_id: str) -> bool:
         """Delete a queued job whose row is not locked. A running job is locked, so it is
-        refused; so is a job that a claim's scan happens to be passing over at that instant."""
+        refused; so is a job that a concurrent `get_job` or `stats` holds for an instant."""
         key = self._keys.param(job_id)
         if key is None:
             return False
