@@ -117,6 +117,20 @@ def test_outcome_on_a_killed_connection_is_unavailable_and_the_job_comes_back(
     assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1)
 
 
+def test_abandon_on_a_killed_connection_gives_the_job_back_quietly(store: MySQLStore) -> None:
+    """Abandoning a claim whose connection the server killed raises nothing (the server rolled
+    the claim back already) and leaves no connection out of the pool."""
+    job_id = proletarian.enqueue(store, "t", None)
+    claim = store.claim(["default"], worker_id="w")
+    assert claim is not None
+    kill_connection(connection_id(claim.connection))
+    claim.abandon()
+    assert store._pool.in_use == 0
+    job = store.get_job(job_id)
+    assert job is not None
+    assert (job.status, job.attempts) == (JobStatus.READY, 0)
+
+
 def test_worker_survives_kill_of_its_connections(store: MySQLStore) -> None:
     """A worker whose connection is KILLed mid-job, and later whose idle pooled connections are
     KILLed, reconnects and finishes every job, each archived and committed exactly once."""

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import pymysql
 from pymysql.cursors import Cursor
 
 from proletarian.adapters.clocks import SystemClock
@@ -196,13 +197,13 @@ class MySQLStore:
             conn = self._pool.get()
             try:
                 row = self._lock_next(conn, names, utc_naive(now))
+                claim = None if row is None else MySQLClaim(self, conn, row, now)
             except BaseException as exc:
                 self._pool.give_back(conn, exc)
                 raise
-            if row is None:
-                self._pool.give_back(conn)
-                return None
-        return MySQLClaim(self, conn, row, now)
+        if claim is None:
+            self._pool.give_back(conn)
+        return claim
 
     def _lock_next(
         self, conn: Connection, queues: list[str], now: datetime
@@ -437,7 +438,16 @@ class MySQLClaim:
         )
 
     def abandon(self) -> None:
-        self._end("abandon", [(sql.ROLLBACK, ())])
+        """Roll back. Never raises for a lost connection: the server has rolled the claim back
+        already, or does when the connection is closed, which is what happens then."""
+        conn = self._held()
+        self._conn = None
+        try:
+            conn.rollback()
+        except pymysql.err.MySQLError as exc:
+            self._store._pool.give_back(conn, exc)
+            return
+        self._store._pool.give_back(conn)
 
     def _held(self) -> Connection:
         if self._conn is None:
