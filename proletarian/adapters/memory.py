@@ -169,6 +169,19 @@ class MemoryStore:
             heapq.heappush(self._leases, (record.locked_until, record.id))
             return MemoryClaim(self, record, record.locked_by, now, reclaimed=reclaimed)
 
+    def claim_batch(
+        self, queues: Sequence[str], *, worker_id: str, limit: int
+    ) -> list[MemoryClaim]:
+        """Up to `limit` claims in claim order, each an independent lease: outcomes apply as
+        they come, and abandoning one gives back that job alone."""
+        claims: list[MemoryClaim] = []
+        while len(claims) < limit:
+            claim = self.claim(queues, worker_id=worker_id)
+            if claim is None:
+                break
+            claims.append(claim)
+        return claims
+
     @staticmethod
     def _is_waiting(record: _Record | None, process_at: datetime) -> bool:
         return record is not None and record.locked_by is None and record.process_at == process_at

@@ -111,6 +111,24 @@ class QueueStore(Protocol):
 
 
 @runtime_checkable
+class BatchClaimer(Protocol):
+    """A store that can claim several jobs in one go (the worker's batch mode)."""
+
+    def claim_batch(self, queues: Sequence[str], *, worker_id: str, limit: int) -> Sequence[Claim]:
+        """Take up to `limit` of the most urgent due jobs of `queues`, in claim order, or []
+        when none is due. Each claim is ended with one of its outcome methods, as from
+        `claim`, in any order, by the one thread that claimed the batch.
+
+        A store may hold the whole batch in one transaction: then each claim's `connection`
+        is a savepoint of its own (a failing handler rolls back alone), outcomes are recorded
+        as they come and written together, atomically, when the last claim of the batch ends
+        (that call raises if the write fails, and every job of the batch runs again), and
+        `abandon` of any claim rolls the whole batch back, giving back the jobs whose
+        outcomes were not yet written. Abandoning a claim whose batch already ended does
+        nothing. `limit` is at least 1."""
+
+
+@runtime_checkable
 class AsyncEnqueuer(Protocol):
     """A store that can enqueue from asyncio code on the caller's asyncio connection."""
 

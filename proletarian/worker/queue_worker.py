@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import random
@@ -19,7 +20,7 @@ from proletarian.core.names import label
 from proletarian.core.policy import RetryPolicy
 from proletarian.ports.clock import Clock
 from proletarian.ports.events import EventLog
-from proletarian.ports.store import Notifier, QueueStore
+from proletarian.ports.store import BatchClaimer, Claim, Notifier, QueueStore
 from proletarian.worker.context import JobContext, Middleware
 from proletarian.worker.handlers import Handlers
 from proletarian.worker.heartbeat import Heartbeat
@@ -38,6 +39,13 @@ class QueueWorker:
     claim by a peer, or a notification from the store), so an idle worker costs one claim query
     per interval however many threads it has. Store errors are reported through `log` and
     retried with capped backoff; no thread dies silently.
+
+    `batch_size` > 1 turns on batch mode, for stores that can claim batches (BatchClaimer):
+    each thread claims up to that many due jobs at once and runs them one after another. On
+    PostgreSQL the batch is one transaction: each handler that uses `ctx.connection` has a
+    savepoint of its own, and the outcomes are committed together after the batch's last job,
+    so a crash or a lost connection mid-batch runs every job of the batch again. The default,
+    1, is strict mode: one claim (one transaction) per job.
 
     One lock (`_lock`) guards the worker's state; decisions are taken under it, I/O outside it.
     """
@@ -59,6 +67,7 @@ class QueueWorker:
         clock: Clock | None = None,
         jitter: Callable[[], float] | None = None,
         worker_id: str | None = None,
+        batch_size: int = 1,
     ) -> None:
         self.queues = _queues(queue)
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -81,6 +90,13 @@ class QueueWorker:
             raise ConfigurationError(
                 "handler is an async function; the threaded worker needs a plain function"
             )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigurationError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        if batch_size > 1 and not isinstance(store, BatchClaimer):
+            raise ConfigurationError(
+                f"batch_size={batch_size} needs a store that claims batches; "
+                f"{type(store).__name__} does not (use batch_size=1)"
+            )
         if retry is not None and not isinstance(retry, RetryPolicy) and not callable(retry):
             raise ConfigurationError(
                 "retry must be a RetryPolicy, a function (job, exc) -> RetryPolicy, or None; "
@@ -88,6 +104,8 @@ class QueueWorker:
             )
         self.store = store
         self.threads = threads
+        self.batch_size = batch_size
+        self._batcher = store if batch_size > 1 and isinstance(store, BatchClaimer) else None
         self.polling_interval = polling_interval
         self.shutdown_timeout = shutdown_timeout
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -192,15 +210,16 @@ class QueueWorker:
     # -- one job at a time, on the caller's thread ---------------------------------------------
 
     def process_next_job(self) -> bool:
-        """Claim one due job and run it to its outcome on this thread. True if a job ran.
-        Store errors propagate."""
-        return self._process(self.worker_id)
+        """Claim one due job and run it to its outcome on this thread (strict mode, whatever
+        `batch_size` is). True if a job ran. Store errors propagate."""
+        return self._process_one(self.worker_id)
 
     def drain(self) -> int:
-        """Run jobs on this thread until none is due; returns how many ran."""
+        """Run jobs on this thread (in batches, in batch mode) until none is due; returns how
+        many ran."""
         count = 0
-        while self._process(self.worker_id):
-            count += 1
+        while ran := self._process(self.worker_id):
+            count += ran
         return count
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -211,7 +230,13 @@ class QueueWorker:
                 lambda: self._idle == self.threads and self._busy == 0, timeout
             )
 
-    def _process(self, worker_id: str) -> bool:
+    def _process(self, worker_id: str) -> int:
+        """Claim and run one job, or one batch in batch mode; how many jobs ran."""
+        if self._batcher is None:
+            return 1 if self._process_one(worker_id) else 0
+        return self._process_batch(self._batcher, worker_id)
+
+    def _process_one(self, worker_id: str) -> bool:
         claim = self.store.claim(self.queues, worker_id=worker_id)
         if claim is None:
             return False
@@ -222,6 +247,27 @@ class QueueWorker:
         finally:
             self._heartbeat.release(claim)
         return True
+
+    def _process_batch(self, store: BatchClaimer, worker_id: str) -> int:
+        claims = store.claim_batch(self.queues, worker_id=worker_id, limit=self.batch_size)
+        for claim in claims:
+            self._heartbeat.hold(claim)
+        ran = 0
+        try:
+            for claim in claims:
+                ctx = JobContext(claim=claim, stopping=self._stopping, worker_id=worker_id)
+                self._runner.run(claim, ctx)
+                ran += 1
+        except BaseException:
+            # Give back what this batch did not finish: the claim that raised (if it is
+            # still held) and those never reached. On a store that holds the batch in one
+            # transaction the first abandon rolls it all back and the others do nothing.
+            _abandon(claims[ran:])
+            raise
+        finally:
+            for claim in claims:
+                self._heartbeat.release(claim)
+        return ran
 
     # -- threads --------------------------------------------------------------------------------
 
@@ -323,6 +369,12 @@ class QueueWorker:
             f"<QueueWorker queue={queue!r} threads={self.threads} busy={self._busy} "
             f"stopping={self._stopping.is_set()}>"
         )
+
+
+def _abandon(claims: Sequence[Claim]) -> None:
+    for claim in claims:
+        with contextlib.suppress(StoreError):
+            claim.abandon()
 
 
 def _queues(queue: str | Sequence[str]) -> tuple[str, ...]:

@@ -82,6 +82,45 @@ LIMIT 1
 FOR UPDATE SKIP LOCKED
 """
 
+# Batch mode: the same claims, up to a limit (%s) of jobs at once, in claim order.
+_CLAIM_BATCH_ONE = _CLAIM_ONE.replace("LIMIT 1", "LIMIT %s")
+_CLAIM_BATCH_ANY = _CLAIM_ANY.replace("LIMIT 1", "LIMIT %s")
+
+# Batch mode: every outcome of a batch in one statement, in the batch's transaction. Succeeded
+# and failed jobs are archived and deleted, retried ones updated; the count of rows written
+# tells whether every job was still there.
+_WRITE_OUTCOMES = """
+WITH outcome AS (
+    SELECT * FROM unnest(%(job_ids)s::{id_type}[], %(statuses)s::text[],
+                         %(process_at)s::timestamptz[], %(finished_at)s::timestamptz[],
+                         %(error_types)s::text[], %(error_messages)s::text[],
+                         %(error_tracebacks)s::text[])
+        AS o(job_id, status, process_at, finished_at, error_type, error_message, error_traceback)
+), moved AS (
+    DELETE FROM {job} AS j USING outcome AS o
+    WHERE j.job_id = o.job_id AND o.status <> 'retry'
+    RETURNING j.job_id, j.queue, j.job_type, j.payload, j.priority, j.attempts, j.enqueued_at,
+              j.process_at, j.meta, o.status, o.finished_at, o.error_type, o.error_message,
+              o.error_traceback
+), archived AS (
+    INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts,
+                                enqueued_at, process_at, meta, status, started_at, finished_at,
+                                error_type, error_message, error_traceback)
+    SELECT job_id, queue, job_type, payload, priority, attempts + 1, enqueued_at, process_at,
+           meta, status, %(started_at)s, finished_at, error_type, error_message, error_traceback
+    FROM moved
+    RETURNING 1
+), retried AS (
+    UPDATE {job} AS j
+    SET attempts = j.attempts + 1, process_at = o.process_at, error_type = o.error_type,
+        error_message = o.error_message, error_traceback = o.error_traceback
+    FROM outcome AS o
+    WHERE j.job_id = o.job_id AND o.status = 'retry'
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM archived) + (SELECT count(*) FROM retried)
+"""
+
 # Success and final failure: archive and delete in one statement, in the claim's transaction.
 _ARCHIVE = """
 WITH moved AS (
@@ -175,6 +214,9 @@ class Statements:
     enqueue_many: bytes
     claim_one: bytes
     claim_any: bytes
+    claim_batch_one: bytes
+    claim_batch_any: bytes
+    write_outcomes: bytes
     archive: bytes
     retry: bytes
     get_job: bytes
@@ -207,6 +249,11 @@ class Statements:
             enqueue_many=render(_ENQUEUE_MANY, id_value=sql.SQL(enqueue_many_values)),
             claim_one=render(_CLAIM_ONE),
             claim_any=render(_CLAIM_ANY, candidates=sql.Literal(CANDIDATES_PER_QUEUE)),
+            claim_batch_one=render(_CLAIM_BATCH_ONE),
+            claim_batch_any=render(_CLAIM_BATCH_ANY, candidates=sql.Literal(CANDIDATES_PER_QUEUE)),
+            write_outcomes=render(
+                _WRITE_OUTCOMES, id_type=sql.SQL("bigint" if bigint_ids else "uuid")
+            ),
             archive=render(_ARCHIVE),
             retry=render(_RETRY),
             get_job=render(_GET_JOB),

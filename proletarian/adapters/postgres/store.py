@@ -17,6 +17,7 @@ from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.common import Row, check_conn, encode
 from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
 from proletarian.adapters.postgres import rows
+from proletarian.adapters.postgres.batch import PostgresBatchClaim, claim_batch
 from proletarian.adapters.postgres.claim import PostgresClaim
 from proletarian.adapters.postgres.connections import Borrowed, autocommitted
 from proletarian.adapters.postgres.enqueueing import PreparedEnqueue, prepare
@@ -177,6 +178,25 @@ class PostgresStore:
             decode_error=decode_error,
             clock=self.clock,
             started_at=now,
+        )
+
+    def claim_batch(
+        self, queues: Sequence[str], *, worker_id: str, limit: int
+    ) -> list[PostgresBatchClaim]:
+        """Lock up to `limit` due jobs in one new transaction and hand them out with it open
+        (batch mode, see proletarian.adapters.postgres.batch): one savepoint per handler that
+        asks for the connection, every outcome written and committed together when the last
+        claim ends, the whole batch rolled back by `abandon`. Raises ConfigurationError for a
+        `limit` below 1."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigurationError(f"limit must be an int >= 1, got {limit!r}")
+        return claim_batch(
+            self.pool,
+            self._sql,
+            serializer=self.serializer,
+            clock=self.clock,
+            queues=queues,
+            limit=limit,
         )
 
     # -- inspection and operations -------------------------------------------------------------
