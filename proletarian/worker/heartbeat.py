@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 from proletarian.core.errors import ClaimLost, StoreError
 from proletarian.ports.events import EventLog
@@ -23,7 +23,7 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
 
     def hold(self, claim: object) -> None:
-        if not isinstance(claim, Renewable):
+        if not _renewable(claim):
             return
         with self._cond:
             self._claims[id(claim)] = (claim, time.monotonic())
@@ -35,6 +35,8 @@ class Heartbeat:
             self._cond.notify()
 
     def release(self, claim: object) -> None:
+        if not _renewable(claim):
+            return
         with self._cond:
             self._claims.pop(id(claim), None)
 
@@ -80,3 +82,16 @@ class Heartbeat:
         with self._cond:
             if id(claim) in self._claims:
                 self._claims[id(claim)] = (claim, time.monotonic())
+
+
+# Whether claims of a type are Renewable, by type: an isinstance check against a runtime
+# Protocol inspects every member and was measured at tens of microseconds, on every job.
+_RENEWABLE: dict[type, bool] = {}
+
+
+def _renewable(claim: object) -> TypeGuard[Renewable]:
+    kind = type(claim)
+    known = _RENEWABLE.get(kind)
+    if known is None:
+        known = _RENEWABLE[kind] = isinstance(claim, Renewable)
+    return known
