@@ -492,8 +492,16 @@ def test_database_ids_without_returning_read_each_insert_id(
 def test_url_options_reach_the_driver_and_bad_ones_are_refused() -> None:
     """Known URL query options are accepted; an unknown one or a bad value is refused."""
     require("mysql")
-    store = MySQLStore.connect(f"{MYSQL_URL}?connect_timeout=5&charset=utf8mb4")
-    store.close()
+    store = MySQLStore.connect(
+        f"{MYSQL_URL}?connect_timeout=5&read_timeout=30&charset=utf8mb4",
+        job_table=JOB_TABLE,
+        archived_job_table=ARCHIVED_JOB_TABLE,
+    )
+    try:
+        store.install_schema()
+        assert isinstance(store.stats(), dict)
+    finally:
+        store.close()
     with pytest.raises(ConfigurationError, match="'colour' is not supported"):
         MySQLStore.connect(f"{MYSQL_URL}?colour=red")
     with pytest.raises(ConfigurationError, match="connect_timeout"):
