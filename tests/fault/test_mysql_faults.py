@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pymysql
 import pytest
+from pymysql.err import MySQLError
 
 import proletarian
 from proletarian import Job, JobContext, JobStatus, NewJob, QueueWorker, StoreUnavailable
@@ -61,7 +62,7 @@ def effects() -> dict[str, int]:
 def kill_connection(connection_id: int) -> None:
     try:
         execute(f"KILL {int(connection_id)}")
-    except pymysql.err.MySQLError as exc:
+    except MySQLError as exc:
         if exc.args[0] != 1094:  # unknown thread id: that connection is already gone
             raise
 

@@ -4,6 +4,8 @@ configuration and error translation."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
@@ -12,6 +14,7 @@ from typing import Any
 
 import pymysql
 import pytest
+from pymysql.err import ProgrammingError
 
 import proletarian
 from proletarian import (
@@ -531,7 +534,7 @@ def test_a_missing_table_is_a_store_error_not_unavailability() -> None:
         with pytest.raises(StoreError, match="proletarian_test_missing") as raised:
             proletarian.enqueue(store, "t", None)
         assert not isinstance(raised.value, StoreUnavailable)
-        assert isinstance(raised.value.__cause__, pymysql.err.ProgrammingError)
+        assert isinstance(raised.value.__cause__, ProgrammingError)
     finally:
         store.close()
 
@@ -541,3 +544,25 @@ def test_a_closed_store_refuses_work(store: MySQLStore) -> None:
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.stats()
+
+
+def test_errors_are_translated_after_pymysql_stands_in_for_mysqldb() -> None:
+    """With PyMySQL installed as MySQLdb (as Django users do), driver errors still become
+    StoreError: importing MySQLdb.err rebinds pymysql.err to a second copy of the module."""
+    require("mysql")
+    code = (
+        "import pymysql; pymysql.install_as_MySQLdb(); import MySQLdb.err\n"
+        "import proletarian\n"
+        "from proletarian.adapters.mysql import MySQLStore\n"
+        f"store = MySQLStore.connect({MYSQL_URL!r}, job_table='proletarian_test_absent')\n"
+        "try:\n"
+        "    proletarian.enqueue(store, 't', None)\n"
+        "except proletarian.StoreError as exc:\n"
+        "    print('translated', type(exc.__cause__).__name__)\n"
+        "finally:\n"
+        "    store.close()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.stdout.strip() == "translated ProgrammingError", result.stderr

@@ -13,6 +13,11 @@ from pymysql.connections import Connection
 from pymysql.constants import CLIENT
 from pymysql.cursors import Cursor
 
+# Bound once here, not looked up as pymysql.err.X: pymysql.install_as_MySQLdb() (as Django users
+# do) lets `import MySQLdb.err` run a second copy of the module and rebind pymysql.err to it, and
+# the driver goes on raising the first copy's classes.
+from pymysql.err import InterfaceError, MySQLError
+
 from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.urls import redact
 
@@ -169,9 +174,9 @@ def run(conn: Connection, steps: Sequence[Step]) -> list[Result]:
 
 def is_connection_error(exc: BaseException) -> bool:
     """True when the error means the connection is lost or unusable (not a refused statement)."""
-    if isinstance(exc, pymysql.err.InterfaceError):
+    if isinstance(exc, InterfaceError):
         return True
-    if not isinstance(exc, pymysql.err.MySQLError):
+    if not isinstance(exc, MySQLError):
         return False
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
     # Codes 2000 and up are the client's own: no server, lost connection, bad packets.
@@ -180,7 +185,7 @@ def is_connection_error(exc: BaseException) -> bool:
 
 def is_in_step(exc: BaseException) -> bool:
     """True when the server refused a statement and the connection is still usable."""
-    return isinstance(exc, pymysql.err.MySQLError) and not is_connection_error(exc)
+    return isinstance(exc, MySQLError) and not is_connection_error(exc)
 
 
 @contextmanager
@@ -188,6 +193,6 @@ def translate(where: str, action: str) -> Iterator[None]:
     """Driver errors become StoreUnavailable (connection lost, server down) or StoreError."""
     try:
         yield
-    except pymysql.err.MySQLError as exc:
+    except MySQLError as exc:
         kind = StoreUnavailable if is_connection_error(exc) else StoreError
         raise kind(f"MySQL at {where}: {action} failed: {exc}") from exc

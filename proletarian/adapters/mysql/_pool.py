@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-import pymysql
+from pymysql.err import MySQLError
 
 from proletarian.adapters.mysql._driver import Connection, is_connection_error, is_in_step
 from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
@@ -70,7 +70,7 @@ class ConnectionPool:
             return self._connect()
         except BaseException as exc:
             self._forget()
-            if isinstance(exc, pymysql.err.MySQLError):
+            if isinstance(exc, MySQLError):
                 raise StoreUnavailable(f"MySQL at {self._where}: cannot connect: {exc}") from exc
             raise
 
@@ -120,7 +120,7 @@ class ConnectionPool:
     def _alive(self, conn: Connection) -> bool:
         try:
             conn.ping(reconnect=False)
-        except pymysql.err.MySQLError:
+        except MySQLError:
             return False
         return True
 
@@ -128,13 +128,13 @@ class ConnectionPool:
     def _rolled_back(conn: Connection) -> bool:
         try:
             conn.rollback()
-        except pymysql.err.MySQLError:
+        except MySQLError:
             return False
         return True
 
     def _drop(self, conn: Connection) -> None:
         # Closing a broken connection may fail; it is gone either way.
-        with contextlib.suppress(pymysql.err.MySQLError):
+        with contextlib.suppress(MySQLError):
             conn.close()
         self._forget()
 

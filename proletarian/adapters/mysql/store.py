@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-import pymysql
 from pymysql.cursors import Cursor
+from pymysql.err import MySQLError
 
 from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.common import Row, check_conn, encode, utc_naive
@@ -444,7 +444,7 @@ class MySQLClaim:
         self._conn = None
         try:
             conn.rollback()
-        except pymysql.err.MySQLError as exc:
+        except MySQLError as exc:
             self._store._pool.give_back(conn, exc)
             return
         self._store._pool.give_back(conn)
