@@ -28,13 +28,19 @@ class PreparedEnqueue:
     query: bytes
     params: tuple[Any, ...]
     count: int
-    # The single-job statement returns one id; the batch statement an array of ids.
+    # The single-job statement returns one id; the batch statement an array of ids, or (with
+    # `known` ids, made by the client) the number of rows written.
     batch: bool
+    known: tuple[str, ...] = ()
 
     def ids(self, result: tuple[Any, ...] | None) -> list[str]:
         """The job ids from the statement's one result row, in the order of the jobs."""
         if result is None:
             raise StoreError("PostgreSQL enqueue returned no row")
+        if self.batch and self.known:
+            if result[0] != self.count:
+                raise StoreError(f"PostgreSQL enqueue wrote {result[0]} of {self.count} jobs")
+            return list(self.known)
         ids = [str(job_id) for job_id in result[0] or ()] if self.batch else [str(result[0])]
         if len(ids) != self.count:
             raise StoreError(f"PostgreSQL enqueue returned {len(ids)} ids for {self.count} jobs")
@@ -86,4 +92,7 @@ def prepare(
         [row.meta for row in rows],
         channel,
     )
-    return PreparedEnqueue(query=sql.enqueue_many, params=params, count=len(rows), batch=True)
+    known = () if bigint_ids else tuple(str(row.id) for row in rows)
+    return PreparedEnqueue(
+        query=sql.enqueue_many, params=params, count=len(rows), batch=True, known=known
+    )

@@ -35,8 +35,10 @@ WITH ins AS (
 SELECT job_id, pg_notify(%s, queue) FROM ins
 """
 
-# All rows in one statement; one notification per distinct queue. array_agg keeps the order
-# of RETURNING, which is the order of the arrays.
+# All rows in one statement; one notification per distinct queue. With ids made by the client
+# the statement returns how many rows it wrote, and the ids are the client's: sending 1,000 ids
+# back and parsing them was measured at a third of the statement's time. With DatabaseIds, array_agg returns the new ids, in the order of RETURNING, which is
+# the order of the arrays.
 _ENQUEUE_MANY = """
 WITH ins AS (
     INSERT INTO {job} ({id_column}queue, job_type, payload, priority, enqueued_at, process_at, meta)
@@ -45,7 +47,7 @@ WITH ins AS (
                 %s::text[]) AS u({id_column}queue, job_type, payload, priority, process_at, meta)
     RETURNING job_id, queue
 )
-SELECT array_agg(job_id),
+SELECT {returned},
        (SELECT count(pg_notify(%s, queue)) FROM (SELECT DISTINCT queue FROM ins) AS queues)
 FROM ins
 """
@@ -246,7 +248,11 @@ class Statements:
 
         return cls(
             enqueue=render(_ENQUEUE),
-            enqueue_many=render(_ENQUEUE_MANY, id_value=sql.SQL(enqueue_many_values)),
+            enqueue_many=render(
+                _ENQUEUE_MANY,
+                id_value=sql.SQL(enqueue_many_values),
+                returned=sql.SQL("array_agg(job_id)" if bigint_ids else "count(*)"),
+            ),
             claim_one=render(_CLAIM_ONE),
             claim_any=render(_CLAIM_ANY, candidates=sql.Literal(CANDIDATES_PER_QUEUE)),
             claim_batch_one=render(_CLAIM_BATCH_ONE),
