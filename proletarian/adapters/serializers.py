@@ -22,7 +22,8 @@ class JsonSerializer:
     def dumps(self, payload: Any) -> str:
         _check(payload, "payload")
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        if self.max_bytes is not None:
+        # A character is at most 4 bytes of UTF-8: most payloads need no encoding to be sized.
+        if self.max_bytes is not None and len(text) * 4 > self.max_bytes:
             size = len(text.encode())
             if size > self.max_bytes:
                 raise SerializationError(
