@@ -1,5 +1,9 @@
 """Enqueue as one prepared statement, built once and run by either a sync or an async connection.
 
+Batches of COPY_FROM jobs or more (with ids made by the client) are written with COPY instead,
+then one statement notifies their queues; on an autocommit connection the two run in a
+transaction of their own, so all or none of the jobs are written either way.
+
 Everything that can fail before the database is reached (validation, serialization, ids) and
 everything about the SQL (which statement, which parameters, how to read ids back) happens in
 `prepare`. The sync and async paths only execute the result, so they can't drift apart.
@@ -7,6 +11,7 @@ everything about the SQL (which statement, which parameters, how to read ids bac
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +22,11 @@ from psycopg.rows import tuple_row
 from proletarian.adapters.common import Row
 from proletarian.adapters.postgres.statements import Statements
 from proletarian.core.errors import StoreError
+
+# From this many jobs, COPY: measured about 4x faster than the one INSERT ... unnest statement
+# for 1,000 jobs (the rows are sent as they are, with no arrays to build, escape and unpack).
+# Below it, the single statement's one round trip wins.
+COPY_FROM = 50
 
 
 @attrs.frozen(kw_only=True)
@@ -32,6 +42,9 @@ class PreparedEnqueue:
     # `known` ids, made by the client) the number of rows written.
     batch: bool
     known: tuple[str, ...] = ()
+    # COPY mode: the COPY statement and its rows; `query` then only notifies the queues.
+    copy: bytes | None = None
+    copy_rows: tuple[tuple[Any, ...], ...] = ()
 
     def ids(self, result: tuple[Any, ...] | None) -> list[str]:
         """The job ids from the statement's one result row, in the order of the jobs."""
@@ -49,13 +62,29 @@ class PreparedEnqueue:
     def run(self, conn: psycopg.Connection[Any]) -> list[str]:
         """Execute on `conn`. Driver errors propagate untranslated (the caller translates)."""
         cursor = conn.cursor(row_factory=tuple_row)
-        return self.ids(cursor.execute(self.query, self.params).fetchone())
+        if self.copy is None:
+            return self.ids(cursor.execute(self.query, self.params).fetchone())
+        with conn.transaction() if conn.autocommit else contextlib.nullcontext():
+            with cursor.copy(self.copy) as copy:
+                for row in self.copy_rows:
+                    copy.write_row(row)
+            written = cursor.rowcount
+            cursor.execute(self.query, self.params)
+        return self.ids((written,))
 
     async def run_async(self, conn: psycopg.AsyncConnection[Any]) -> list[str]:
-        """Execute on an asyncio connection; the same statement and parameters as `run`."""
+        """Execute on an asyncio connection; the same statements and parameters as `run`."""
         cursor = conn.cursor(row_factory=tuple_row)
-        await cursor.execute(self.query, self.params)
-        return self.ids(await cursor.fetchone())
+        if self.copy is None:
+            await cursor.execute(self.query, self.params)
+            return self.ids(await cursor.fetchone())
+        async with conn.transaction() if conn.autocommit else contextlib.nullcontext():
+            async with cursor.copy(self.copy) as copy:
+                for row in self.copy_rows:
+                    await copy.write_row(row)
+            written = cursor.rowcount
+            await cursor.execute(self.query, self.params)
+        return self.ids((written,))
 
 
 def prepare(
@@ -80,6 +109,28 @@ def prepare(
             channel,
         )
         return PreparedEnqueue(query=sql.enqueue, params=params, count=1, batch=False)
+    if not bigint_ids and len(rows) >= COPY_FROM:
+        return PreparedEnqueue(
+            query=sql.notify_queues,
+            params=(channel, sorted({row.queue for row in rows})),
+            count=len(rows),
+            batch=True,
+            known=tuple(str(row.id) for row in rows),
+            copy=sql.copy_jobs,
+            copy_rows=tuple(
+                (
+                    row.id,
+                    row.queue,
+                    row.job_type,
+                    row.payload,
+                    row.priority,
+                    row.enqueued_at,
+                    row.process_at,
+                    row.meta,
+                )
+                for row in rows
+            ),
+        )
     id_column: list[list[Any]] = [] if bigint_ids else [[row.id for row in rows]]
     params = (
         rows[0].enqueued_at,

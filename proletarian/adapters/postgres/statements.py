@@ -37,8 +37,8 @@ SELECT job_id, pg_notify(%s, queue) FROM ins
 
 # All rows in one statement; one notification per distinct queue. With ids made by the client
 # the statement returns how many rows it wrote, and the ids are the client's: sending 1,000 ids
-# back and parsing them was measured at a third of the statement's time. With DatabaseIds, array_agg returns the new ids, in the order of RETURNING, which is
-# the order of the arrays.
+# back and parsing them was measured at a third of the statement's time. With DatabaseIds,
+# array_agg returns the new ids, in the order of RETURNING, which is the order of the arrays.
 _ENQUEUE_MANY = """
 WITH ins AS (
     INSERT INTO {job} ({id_column}queue, job_type, payload, priority, enqueued_at, process_at, meta)
@@ -51,6 +51,13 @@ SELECT {returned},
        (SELECT count(pg_notify(%s, queue)) FROM (SELECT DISTINCT queue FROM ins) AS queues)
 FROM ins
 """
+
+# Large batches with ids made by the client: COPY the rows, then notify each of their queues.
+_COPY_JOBS = """
+COPY {job} (job_id, queue, job_type, payload, priority, enqueued_at, process_at, meta)
+FROM STDIN
+"""
+_NOTIFY_QUEUES = "SELECT count(pg_notify(%s, queue)) FROM unnest(%s::text[]) AS q(queue)"
 
 # SKIP LOCKED so one slow worker never blocks the others: a row locked by another claim is
 # passed over. One queue compares with = so the claim index gives rows in claim order.
@@ -214,6 +221,8 @@ ROLLBACK_AND_RELEASE = (
 class Statements:
     enqueue: bytes
     enqueue_many: bytes
+    copy_jobs: bytes
+    notify_queues: bytes
     claim_one: bytes
     claim_any: bytes
     claim_batch_one: bytes
@@ -253,6 +262,8 @@ class Statements:
                 id_value=sql.SQL(enqueue_many_values),
                 returned=sql.SQL("array_agg(job_id)" if bigint_ids else "count(*)"),
             ),
+            copy_jobs=render(_COPY_JOBS),
+            notify_queues=render(_NOTIFY_QUEUES),
             claim_one=render(_CLAIM_ONE),
             claim_any=render(_CLAIM_ANY, candidates=sql.Literal(CANDIDATES_PER_QUEUE)),
             claim_batch_one=render(_CLAIM_BATCH_ONE),
