@@ -207,14 +207,24 @@ class MemoryStore:
             record = self._jobs.get(job_id) or self._archive.get(job_id)
             return None if record is None else self._to_job(record, now)
 
-    def _to_job(self, record: _Record, now: datetime) -> Job:
-        payload: Any
-        try:
-            payload = self.serializer.loads(record.payload)
-        except SerializationError:
-            payload = None
+    def _to_job(
+        self,
+        record: _Record,
+        now: datetime,
+        *,
+        claimed: bool = False,
+        payload: Any = None,
+    ) -> Job:
+        """The job as stored; a claim says `claimed` and passes the payload it decoded."""
+        if claimed:
+            status = JobStatus.RUNNING
+        else:
+            try:
+                payload = self.serializer.loads(record.payload)
+            except SerializationError:
+                payload = None
+            status = record.status or queued_status(record.process_at, record.locked_until, now)
         running = record.locked_by is not None
-        status = record.status or queued_status(record.process_at, record.locked_until, now)
         return Job(
             id=record.id,
             queue=record.queue,
@@ -346,9 +356,8 @@ class MemoryClaim:
             payload = store.serializer.loads(record.payload)
         except SerializationError as exc:
             self.decode_error = JobError(type="SerializationError", message=str(exc))
-        self.job = attrs.evolve(
-            store._to_job(record, now), payload=payload, status=JobStatus.RUNNING
-        )
+        # One Job, built with the payload decoded here: no second decode, no evolve.
+        self.job = store._to_job(record, now, claimed=True, payload=payload)
 
     @property
     def lease(self) -> timedelta:
