@@ -17,6 +17,7 @@ from bench.common import System
 
 SYSTEMS = (
     "floor",
+    "floor-pipeline",
     "proletarian",
     "proletarian-batch",
     "procrastinate",
@@ -30,10 +31,10 @@ METRICS = ("enqueue_one", "enqueue_bulk", "drain", "latency", "rss", "idle")
 
 
 def system(name: str, batch_size: int) -> System:
-    if name == "floor":
+    if name in ("floor", "floor-pipeline"):
         from bench.peers.floor import Floor
 
-        return Floor()
+        return Floor(pipeline=name == "floor-pipeline")
     if name == "procrastinate":
         from bench.peers.procrastinate_peer import Procrastinate
 

@@ -28,10 +28,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- bench:results:begin -->"
 END = "<!-- bench:results:end -->"
-POSTGRES_SYSTEMS = ("floor", "proletarian", "proletarian-batch", "procrastinate", "pgqueuer")
+POSTGRES_SYSTEMS = (
+    "floor",
+    "floor-pipeline",
+    "proletarian",
+    "proletarian-batch",
+    "procrastinate",
+    "pgqueuer",
+)
 OTHER_STORES = ("mysql", "sqlite", "redis", "memory")
 LABELS = {
-    "floor": "raw SQL floor (psycopg loop)",
+    "floor": "raw SQL floor (psycopg loop, 4 round trips per job)",
+    "floor-pipeline": "raw SQL floor, pipelined (2 round trips per job)",
     "proletarian": "proletarian, strict (1 job per transaction)",
     "proletarian-batch": "proletarian, batch mode (K={batch} jobs per transaction)",
     "procrastinate": "procrastinate {procrastinate}",
@@ -41,8 +49,8 @@ LABELS = {
     "redis": "proletarian on Redis",
     "memory": "proletarian in memory",
 }
-# The batch-mode row measures only what batch mode changes.
-BATCH_METRICS = {"drain"}
+# Rows that measure only some metrics: batch mode and the pipelined floor change only drains.
+ONLY_METRICS = {"proletarian-batch": {"drain"}, "floor-pipeline": {"drain"}}
 PACKAGES = ("proletarian", "psycopg", "psycopg-pool", "PyMySQL", "redis", "procrastinate")
 PEER_PACKAGES = ("pgqueuer", "asyncpg", "uvloop", "psutil")
 
@@ -104,7 +112,7 @@ def measure(run: Run, system: str) -> Row:
         ("rss", "rss", {"jobs": args.rss_jobs}, tuple),
     ]
     for key, metric, options, convert in steps:
-        if system == "proletarian-batch" and metric not in BATCH_METRICS:
+        if system in ONLY_METRICS and metric not in ONLY_METRICS[system]:
             continue
         repeats = args.repeat if metric in ("enqueue_one", "enqueue_bulk", "drain") else 1
         results = []
