@@ -56,10 +56,11 @@ class Recorder(CapturingLog):
 
     def __init__(self) -> None:
         super().__init__()
+        self._runs_lock = threading.Lock()
         self.runs: Counter[str] = Counter()
 
     def handle(self, job_type: str, payload: Any) -> None:
-        with self._lock:
+        with self._runs_lock:
             self.runs[payload["id"]] += 1
 
     def count(self, event: str) -> int:
@@ -141,11 +142,16 @@ SERVERS: dict[str, tuple[tuple[str, int], Callable[..., Any]]] = {
 }
 
 
-def backoff_steps(events: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
-    """The retry_in of each worker thread's store_unavailable events, in order."""
+def backoff_steps(events: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, list[float]]:
+    """The retry_in of each worker thread's store_unavailable events, in order, up to the
+    thread's first store_recovered."""
     steps: dict[str, list[float]] = {}
-    for data in events:
-        steps.setdefault(data["worker_id"], []).append(data["retry_in"])
+    recovered: set[str] = set()
+    for name, data in events:
+        if name == "store_recovered":
+            recovered.add(data["worker_id"])
+        elif name == "store_unavailable" and data["worker_id"] not in recovered:
+            steps.setdefault(data["worker_id"], []).append(data["retry_in"])
     return steps
 
 
@@ -172,9 +178,9 @@ def test_worker_started_while_server_is_unreachable_recovers(
                 lambda: (
                     all(
                         steps.count(capped) >= 2
-                        for steps in backoff_steps(recorder.of("store_unavailable")).values()
+                        for steps in backoff_steps(recorder.events).values()
                     )
-                    and len(backoff_steps(recorder.of("store_unavailable"))) == 2
+                    and len(backoff_steps(recorder.events)) == 2
                 ),
                 "both threads to back off to the cap twice",
                 timeout=60,
@@ -189,11 +195,12 @@ def test_worker_started_while_server_is_unreachable_recovers(
             assert job is not None
             assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1)
     assert recorder.runs == Counter({f"before-{i}": 1 for i in range(20)})
-    for steps in backoff_steps(recorder.of("store_unavailable")).values():
+    steps_by_thread = backoff_steps(recorder.events)
+    for steps in steps_by_thread.values():
         # 0.05, 0.1, 0.2, ... doubling until the cap, then the cap again and again.
         expected = [min(queue_worker.MIN_STORE_BACKOFF * 2**k, capped) for k in range(len(steps))]
         assert steps == pytest.approx(expected)
-    assert recorder.count("store_recovered") == 2
+    assert {data["worker_id"] for data in recorder.of("store_recovered")} == set(steps_by_thread)
 
 
 # -- a LISTEN connection terminated on the server ------------------------------------------------
