@@ -291,7 +291,8 @@ class Journals:
     runs: Counter[tuple[str, int, int]] = field(default_factory=Counter)
     outcomes: Counter[tuple[str, int, int]] = field(default_factory=Counter)
     events: dict[tuple[str, int], list[str]] = field(default_factory=dict)
-    faults: Counter[int] = field(default_factory=Counter)
+    faults: Counter[int] = field(default_factory=Counter)  # store errors, by pid
+    worker_errors: list[int] = field(default_factory=list)  # anything else: a bug, by pid
     interrupted: list[int] = field(default_factory=list)
 
 
@@ -306,6 +307,8 @@ def read_journals(directory: Path) -> Journals:
             elif words[0].startswith("job_"):
                 journals.outcomes[words[1], int(words[2]), pid] += 1
                 journals.events.setdefault((words[1], int(words[2])), []).append(words[0])
+            elif words[:2] == ["fault", "worker_error"]:
+                journals.worker_errors.append(pid)
             elif words[0] == "fault":
                 journals.faults[pid] += 1
             elif words[0] == "interrupted":
@@ -344,6 +347,10 @@ def account(
         problems.append(f"{queued} jobs left in the queue")
     if journals.interrupted:
         problems.append(f"workers {sorted(set(journals.interrupted))} stopped on a BaseException")
+    if journals.worker_errors:
+        # A claim-and-run that failed on something other than a store error: an untranslated
+        # driver exception or a bug, never a fault the chaos causes.
+        problems.append(f"{len(journals.worker_errors)} worker_error events")
     for job_id in ids:
         if job_id in by_id:
             problems += _check_job(job_id, by_id[job_id], job_id in doomed, plan, target, journals)

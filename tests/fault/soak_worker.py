@@ -13,9 +13,9 @@ line per fact, written with O_APPEND so lines survive a SIGKILL and never interl
   run <job id> <attempt>          a handler call began
   <event> <job id> <attempt>      job_succeeded, job_retry_scheduled or job_failed: the store
                                   call recording that outcome returned
-  fault <event>                   a worker thread's claim-and-run failed on the store
-                                  (store_unavailable, claim_lost, worker_error): it may have
-                                  cut short the run that thread had begun
+  fault <event>                   a worker thread's claim-and-run failed: on the store
+                                  (store_unavailable, claim_lost), which may have cut short the
+                                  run that thread had begun, or on anything else (worker_error)
   interrupted                     a thread stopped on a BaseException (never expected)
   stopped <ok|stragglers>         after SIGTERM, whether every thread stopped in time
 

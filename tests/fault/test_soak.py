@@ -5,7 +5,7 @@ predicts, the queue is empty, and every handler run beyond one per job is explai
 retry or by a fault its own worker suffered (see tests/fault/soak.py).
 
 `--soak-jobs N` sizes the PostgreSQL soak and scales the others in proportion; the default is
-CI-sized (all four take about three minutes on a 2-core machine).
+CI-sized (all four take two to three minutes on a 2-core machine).
 PROLETARIAN_SOAK_REPORT=path appends each run's figures as a JSON line, and
 PROLETARIAN_SOAK_SEED replays a run's chaos.
 """
@@ -32,10 +32,10 @@ from tests.fixtures.redis import new_prefix
 
 pytestmark = [pytest.mark.fault, pytest.mark.soak]
 
-# CI sizes: the PostgreSQL soak takes about a minute on a 2-core machine, the others less
-# (jobs/s measured there under this chaos: PostgreSQL 340 to 580, MariaDB 220 to 410, SQLite
-# 750 to 1,100, Redis 800 to 1,300); and the seconds a job may take on average before the
-# soak fails, about four times the slowest measured.
+# CI sizes: the PostgreSQL soak takes about a minute on a 2-core machine, the others less, all
+# four two to three minutes (jobs/s measured there under this chaos, idle machine to loaded:
+# PostgreSQL 680 to 340, MariaDB 500 to 225, SQLite 1,100 to 760, Redis 1,300 to 820); and the
+# seconds a job may take on average before the soak fails, about four times the slowest.
 JOBS = {"postgres": 35_000, "mysql": 10_000, "sqlite": 25_000, "redis": 25_000}
 SECONDS_PER_JOB = {"postgres": 0.012, "mysql": 0.018, "sqlite": 0.005, "redis": 0.005}
 

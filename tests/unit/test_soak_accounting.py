@@ -1,6 +1,6 @@
 """The soak's accounting (tests/fault/soak.py) is not vacuous: fed made-up journals and archive
 rows, it flags lost jobs, duplicate rows, outcomes the failure rule forbids, jobs finished
-twice, and handler runs no fault explains."""
+twice, handler runs no fault explains, and worker errors."""
 
 from __future__ import annotations
 
@@ -134,8 +134,19 @@ def test_journals_are_read_from_the_workers_files(tmp_path: Path) -> None:
     (tmp_path / f"{PID}.log").write_text(
         "ready\nrun job-a 1\njob_retry_scheduled job-a 1\nrun job-a 2\nfault store_unavailable\n"
     )
+    (tmp_path / f"{OTHER}.log").write_text("fault worker_error\n")
     journals = read_journals(tmp_path)
     assert journals.runs == {("job-a", 1, PID): 1, ("job-a", 2, PID): 1}
     assert journals.outcomes == {("job-a", 1, PID): 1}
     assert journals.events == {("job-a", 1): ["job_retry_scheduled"]}
     assert journals.faults == {PID: 1}
+    assert journals.worker_errors == [OTHER]
+
+
+def test_a_worker_error_is_a_problem_not_an_explanation() -> None:
+    """A worker_error (an untranslated driver error, a bug) is reported, even with no run cut
+    short."""
+    journals = clean_journals()
+    journals.worker_errors.append(PID)
+    problems, _ = check(predicted_rows(), journals)
+    assert problems == ["1 worker_error events"]
