@@ -11,6 +11,7 @@ from psycopg.pq import TransactionStatus
 from proletarian.adapters.postgres import rows, statements
 from proletarian.adapters.postgres.connections import Borrowed
 from proletarian.adapters.postgres.errors import translated
+from proletarian.adapters.postgres.prepared import ServerStatements
 from proletarian.core.errors import ClaimLost, StoreError, TransactionAborted
 from proletarian.core.job import Job, JobError, JobStatus
 from proletarian.ports.clock import Clock
@@ -34,6 +35,7 @@ class PostgresClaim:
         row: tuple[Any, ...],
         *,
         sql: statements.Statements,
+        server: ServerStatements,
         payload: Any,
         decode_error: JobError | None,
         clock: Clock,
@@ -41,6 +43,7 @@ class PostgresClaim:
     ) -> None:
         self._borrowed: Borrowed | None = borrowed
         self._sql = sql
+        self._server = server
         self._clock = clock
         self._job_id = row[rows.ID]
         self._started_at = started_at
@@ -66,25 +69,24 @@ class PostgresClaim:
         return self._savepoint
 
     def succeed(self) -> None:
-        self._end(
-            "succeed",
-            self._sql.archive,
-            self._archived("succeeded", None),
-            undo_handler=False,
-        )
+        params = (self._job_id, self._started_at, self._clock.now())
+        self._end("succeed", "succeed", params, undo_handler=False)
 
     def retry_at(self, when: datetime, error: JobError) -> None:
-        params = {
-            "job_id": self._job_id,
-            "process_at": when,
-            "error_type": error.type,
-            "error_message": error.message,
-            "error_traceback": error.traceback,
-        }
-        self._end("retry", self._sql.retry, params, undo_handler=True)
+        params = (self._job_id, when, error.type, error.message, error.traceback)
+        self._end("retry", "retry", params, undo_handler=True)
 
     def fail(self, error: JobError) -> None:
-        self._end("fail", self._sql.archive, self._archived("failed", error), undo_handler=True)
+        params = (
+            self._job_id,
+            "failed",
+            self._started_at,
+            self._clock.now(),
+            error.type,
+            error.message,
+            error.traceback,
+        )
+        self._end("fail", "archive", params, undo_handler=True)
 
     def abandon(self) -> None:
         """Roll back: the job is as it was before the claim, its attempt not counted."""
@@ -92,20 +94,10 @@ class PostgresClaim:
         self._borrowed = None
         borrowed.give_back()
 
-    def _archived(self, status: str, error: JobError | None) -> dict[str, Any]:
-        return {
-            "job_id": self._job_id,
-            "status": status,
-            "started_at": self._started_at,
-            "finished_at": self._clock.now(),
-            "error_type": error.type if error else None,
-            "error_message": error.message if error else None,
-            "error_traceback": error.traceback if error else None,
-        }
-
     def _end(
-        self, action: str, query: bytes, params: dict[str, Any], *, undo_handler: bool
+        self, action: str, statement: str, params: tuple[Any, ...], *, undo_handler: bool
     ) -> None:
+        """Close the handler's savepoint, write the outcome and commit: one round trip."""
         borrowed = self._holding()
         conn = borrowed.conn
         if not undo_handler and conn.info.transaction_status == TransactionStatus.INERROR:
@@ -115,18 +107,22 @@ class PostgresClaim:
                 "ctx.connection failed and aborted the transaction, and the handler went on"
             )
         self._borrowed = None
+        # Close the handler's savepoint before the job row is touched again: changing the row
+        # inside it was measured several times slower.
+        before = b""
+        if self._savepoint:
+            before = (
+                statements.ROLLBACK_AND_RELEASE if undo_handler else statements.RELEASE
+            ) + b"; "
         try:
             with translated(action):
-                if self._savepoint:
-                    # Close the handler's savepoint before the job row is touched again:
-                    # changing the row inside it was measured several times slower.
-                    conn.execute(
-                        statements.ROLLBACK_AND_RELEASE if undo_handler else statements.RELEASE
-                    )
-                changed = conn.execute(query, params).rowcount
-                if changed != 1:
-                    raise ClaimLost(f"job {self.job.id} is no longer in the queue ({action})")
-                conn.commit()
+                try:
+                    self._server.run(conn, before, statement, params, b"; COMMIT")
+                except psycopg.errors.DivisionByZero as exc:
+                    # The outcome statement found no job row: nothing was committed.
+                    raise ClaimLost(
+                        f"job {self.job.id} is no longer in the queue ({action})"
+                    ) from exc
         finally:
             borrowed.give_back()
 

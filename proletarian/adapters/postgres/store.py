@@ -23,8 +23,9 @@ from proletarian.adapters.postgres.connections import Borrowed, autocommitted
 from proletarian.adapters.postgres.enqueueing import PreparedEnqueue, prepare
 from proletarian.adapters.postgres.errors import translated
 from proletarian.adapters.postgres.listener import PostgresListener
+from proletarian.adapters.postgres.prepared import ServerStatements
 from proletarian.adapters.postgres.schema import DEFAULT_SCHEMA, Names, ddl_statements
-from proletarian.adapters.postgres.statements import Statements
+from proletarian.adapters.postgres.statements import Statements, server_definitions
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError, StoreUnavailable
 from proletarian.core.job import Job, NewJob, QueueStats
@@ -72,6 +73,7 @@ class PostgresStore:
         # DatabaseIds needs the bigint identity DDL variant; any other strategy, uuid ids.
         self.bigint_ids = isinstance(self.job_ids, DatabaseIds)
         self._sql = Statements.build(self.names, bigint_ids=self.bigint_ids)
+        self._server = ServerStatements(server_definitions(self.names, bigint_ids=self.bigint_ids))
         self._owns_pool = False
 
     @classmethod
@@ -151,18 +153,17 @@ class PostgresStore:
 
     def claim(self, queues: Sequence[str], *, worker_id: str) -> PostgresClaim | None:
         """Lock the most urgent due job in a new transaction and hand it out with that
-        transaction open (see PostgresClaim)."""
+        transaction open (see PostgresClaim). BEGIN and the claim go in one round trip, as a
+        statement prepared on the server (see prepared.py)."""
         now = self.clock.now()
         names = list(queues)
+        key, params = (
+            ("claim_one", (names[0], now)) if len(names) == 1 else ("claim_any", (names, now))
+        )
         with translated("claim"):
-            borrowed = Borrowed(self.pool, autocommit=False)
+            borrowed = Borrowed(self.pool, autocommit=True)
             try:
-                cursor = borrowed.conn.cursor(row_factory=tuple_row)
-                if len(names) == 1:
-                    cursor.execute(self._sql.claim_one, (names[0], now))
-                else:
-                    cursor.execute(self._sql.claim_any, (names, now))
-                row = cursor.fetchone()
+                row = self._claim_row(borrowed.conn, key, params)
             except BaseException:
                 borrowed.give_back()
                 raise
@@ -174,11 +175,24 @@ class PostgresStore:
             borrowed,
             row,
             sql=self._sql,
+            server=self._server,
             payload=payload,
             decode_error=decode_error,
             clock=self.clock,
             started_at=now,
         )
+
+    def _claim_row(
+        self, conn: psycopg.Connection[Any], key: str, params: tuple[Any, ...]
+    ) -> tuple[Any, ...] | None:
+        try:
+            return self._server.run(conn, b"BEGIN; ", key, params).fetchone()
+        except psycopg.errors.InvalidSqlStatementName:
+            # Our statements were deallocated behind our back (DISCARD ALL, DEALLOCATE ALL):
+            # nothing was claimed; prepare them again and claim once more.
+            self._server.forget(conn)
+            conn.rollback()
+            return self._server.run(conn, b"BEGIN; ", key, params).fetchone()
 
     def claim_batch(
         self, queues: Sequence[str], *, worker_id: str, limit: int

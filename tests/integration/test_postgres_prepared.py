@@ -1,0 +1,84 @@
+"""The strict claim's statements prepared on the server (two round trips per job): they survive
+being deallocated, are shared by stores over one pool, and a lost job never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+import proletarian
+from proletarian import ClaimLost, JobStatus
+from proletarian.adapters.postgres import PostgresStore
+from tests.fixtures.postgres import SCHEMA, TEST_URL, reset
+
+
+@pytest.fixture
+def pool() -> Iterator[ConnectionPool[Any]]:
+    """One connection, so every claim uses the same one; the test schema installed."""
+    reset()
+    pool: ConnectionPool[Any] = ConnectionPool(TEST_URL, min_size=1, max_size=1, open=True)
+    try:
+        PostgresStore(pool, schema=SCHEMA).install_schema()
+        yield pool
+    finally:
+        pool.close()
+        reset()
+
+
+def run_one(store: PostgresStore) -> str:
+    claim = store.claim(["default"], worker_id="w")
+    assert claim is not None
+    claim.succeed()
+    return claim.job.id
+
+
+def test_claims_prepare_their_statements_again_after_deallocate(
+    pool: ConnectionPool[Any],
+) -> None:
+    """After DEALLOCATE ALL on the pool's connection, the next claim prepares its statements
+    again and the job runs to its outcome."""
+    store = PostgresStore(pool, schema=SCHEMA)
+    first, second = proletarian.enqueue_many(
+        store, [proletarian.NewJob(job_type="t", payload=n) for n in range(2)]
+    )
+    assert run_one(store) == first
+    with pool.connection() as conn:
+        names = conn.execute("SELECT name FROM pg_prepared_statements").fetchall()
+        assert any(name.startswith("proletarian_") for (name,) in names)
+        conn.execute("DEALLOCATE ALL")
+        conn.commit()
+    assert run_one(store) == second
+    job = store.get_job(second)
+    assert job is not None
+    assert job.status is JobStatus.SUCCEEDED
+
+
+def test_stores_share_prepared_statements_on_one_pool(pool: ConnectionPool[Any]) -> None:
+    """A second store over the same pool finds the statements already prepared and uses them."""
+    jobs = proletarian.enqueue_many(
+        PostgresStore(pool, schema=SCHEMA),
+        [proletarian.NewJob(job_type="t", payload=n) for n in range(2)],
+    )
+    assert run_one(PostgresStore(pool, schema=SCHEMA)) == jobs[0]
+    assert run_one(PostgresStore(pool, schema=SCHEMA)) == jobs[1]
+
+
+def test_a_job_gone_before_its_outcome_commits_nothing(pool: ConnectionPool[Any]) -> None:
+    """If the job row vanished inside the claim (here the handler deleted it on
+    ctx.connection), succeed raises ClaimLost and nothing of the transaction is committed."""
+    store = PostgresStore(pool, schema=SCHEMA)
+    job_id = proletarian.enqueue(store, "t", None)
+    claim = store.claim(["default"], worker_id="w")
+    assert claim is not None
+    conn = claim.connection
+    assert isinstance(conn, psycopg.Connection)
+    conn.execute(f'DELETE FROM "{SCHEMA}".job WHERE job_id = %s', (job_id,))
+    with pytest.raises(ClaimLost):
+        claim.succeed()
+    job = store.get_job(job_id)
+    assert job is not None
+    assert (job.status, job.attempts) == (JobStatus.READY, 0)
