@@ -17,6 +17,7 @@ from bench.common import System
 
 SYSTEMS = (
     "floor",
+    "floor-plain",
     "floor-pipeline",
     "proletarian",
     "proletarian-batch",
@@ -31,10 +32,10 @@ METRICS = ("enqueue_one", "enqueue_bulk", "drain", "latency", "rss", "idle")
 
 
 def system(name: str, batch_size: int) -> System:
-    if name in ("floor", "floor-pipeline"):
+    if name.startswith("floor"):
         from bench.peers.floor import Floor
 
-        return Floor(pipeline=name == "floor-pipeline")
+        return Floor(name.removeprefix("floor-") if "-" in name else "execute")
     if name == "procrastinate":
         from bench.peers.procrastinate_peer import Procrastinate
 

@@ -30,6 +30,7 @@ BEGIN = "<!-- bench:results:begin -->"
 END = "<!-- bench:results:end -->"
 POSTGRES_SYSTEMS = (
     "floor",
+    "floor-plain",
     "floor-pipeline",
     "proletarian",
     "proletarian-batch",
@@ -38,8 +39,9 @@ POSTGRES_SYSTEMS = (
 )
 OTHER_STORES = ("mysql", "sqlite", "redis", "memory")
 LABELS = {
-    "floor": "raw SQL floor (psycopg loop, 4 round trips per job)",
-    "floor-pipeline": "raw SQL floor, pipelined (2 round trips per job)",
+    "floor": "raw SQL floor: server-prepared EXECUTE with BEGIN / COMMIT (2 round trips per job)",
+    "floor-plain": "raw SQL floor, psycopg extended protocol (4 round trips per job)",
+    "floor-pipeline": "raw SQL floor, psycopg pipeline mode (2 round trips per job)",
     "proletarian": "proletarian, strict (1 job per transaction)",
     "proletarian-batch": "proletarian, batch mode (K={batch} jobs per transaction)",
     "procrastinate": "procrastinate {procrastinate}",
@@ -50,7 +52,11 @@ LABELS = {
     "memory": "proletarian in memory",
 }
 # Rows that measure only some metrics: batch mode and the pipelined floor change only drains.
-ONLY_METRICS = {"proletarian-batch": {"drain"}, "floor-pipeline": {"drain"}}
+ONLY_METRICS = {
+    "proletarian-batch": {"drain"},
+    "floor-plain": {"drain"},
+    "floor-pipeline": {"drain"},
+}
 PACKAGES = ("proletarian", "psycopg", "psycopg-pool", "PyMySQL", "redis", "procrastinate")
 PEER_PACKAGES = ("pgqueuer", "asyncpg", "uvloop", "psutil")
 
