@@ -19,6 +19,7 @@ import psycopg
 import pymysql
 import redis
 from psycopg import sql
+from pymysql.err import InternalError, MySQLError, OperationalError
 
 from proletarian import NewJob
 from proletarian.adapters.mysql import MySQLStore
@@ -180,7 +181,7 @@ def mysql_kwargs(database: str | None = None) -> dict[str, Any]:
 def mariadb_accepts() -> bool:
     try:
         pymysql.connect(**mysql_kwargs()).close()
-    except pymysql.err.MySQLError:
+    except MySQLError:
         return False
     return True
 
@@ -241,9 +242,9 @@ class MySQLTarget:
             with self._conn.cursor() as cursor:
                 cursor.execute(statement, params or None)
                 return list(cursor.fetchall())
-        except pymysql.err.OperationalError:
+        except OperationalError:
             if self._conn is not None:
-                with contextlib.suppress(pymysql.err.MySQLError):
+                with contextlib.suppress(MySQLError):
                     self._conn.close()
             self._conn = None
             raise
@@ -276,14 +277,14 @@ class MySQLTarget:
             try:
                 self._query(f"KILL {int(connection)}")
                 killed += 1
-            except pymysql.err.InternalError as exc:
+            except InternalError as exc:
                 if exc.args[0] != 1094:  # unknown thread id: it closed meanwhile
                     raise
         return killed
 
     def restart(self) -> None:
         if self._conn is not None:
-            with contextlib.suppress(pymysql.err.MySQLError):
+            with contextlib.suppress(MySQLError):
                 self._conn.close()
             self._conn = None
         restart_mariadb()
