@@ -82,20 +82,19 @@ def succeeded(store: QueueStore) -> int:
 @contextmanager
 def postgres_stores(tmp_path: Path, proxy: TcpProxy) -> Iterator[tuple[QueueStore, QueueStore]]:
     """A store reaching the server directly, and one through the proxy. PostgresStore.connect
-    fails fast while the server is unreachable, so the worker's store is built on a pool opened
-    without waiting: the pool keeps reconnecting in the background."""
+    fails fast while the server is unreachable, unless told not to wait: then its pool keeps
+    reconnecting in the background."""
     with pg_fixtures.open_store(SystemClock(), tmp_path) as direct:
         conninfo = make_conninfo(pg_fixtures.TEST_URL, host="127.0.0.1", port=str(proxy.port))
         with pytest.raises(StoreUnavailable):
             PostgresStore.connect(conninfo, schema=pg_fixtures.SCHEMA)
-        pool: ConnectionPool[Any] = ConnectionPool(
-            conninfo, min_size=1, max_size=4, timeout=0.5, open=False, name="outage"
+        worker_store = PostgresStore.connect(
+            conninfo, schema=pg_fixtures.SCHEMA, max_size=4, timeout=0.5, wait=False
         )
-        pool.open(wait=False)
         try:
-            yield direct, PostgresStore(pool, schema=pg_fixtures.SCHEMA)
+            yield direct, worker_store
         finally:
-            pool.close()
+            worker_store.close()
 
 
 @contextmanager
@@ -361,15 +360,9 @@ def test_mysql_pool_timeout_is_reported_and_recovered(tmp_path: Path) -> None:
     assert holder.count("store_recovered") >= 1
 
 
-# -- a finding: the pool's reconnect backoff is not capped ---------------------------------------
+# -- the pool PostgresStore.connect builds: bounded waits and reconnection backoff ------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PostgresStore.connect keeps psycopg_pool's reconnect_timeout of 300 s, so after a "
-    "long outage the pool retries only every 32, 64, 128 s: measured, a worker resumed 40 s "
-    "after a 75 s outage ended, beyond the worker's 30 s backoff cap",
-)
 def test_postgres_pool_reconnects_within_the_worker_backoff_cap(tmp_path: Path) -> None:
     """The pool PostgresStore.connect builds gives up a reconnection attempt (and starts a
     fresh one at the next demand) no later than the worker's backoff cap, so a worker resumes
@@ -378,11 +371,6 @@ def test_postgres_pool_reconnects_within_the_worker_backoff_cap(tmp_path: Path) 
         assert store.pool.reconnect_timeout <= queue_worker.MAX_STORE_BACKOFF
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PostgresStore.connect keeps psycopg_pool's 30 s getconn timeout: during an outage "
-    "each thread blocks in pool.getconn() that long, so stop() reports them as stragglers",
-)
 def test_postgres_worker_stops_promptly_during_an_outage(tmp_path: Path) -> None:
     """A worker whose server went away stops within its shutdown timeout: no job is running,
     so no thread should be left behind."""

@@ -77,16 +77,40 @@ class PostgresStore:
         self._owns_pool = False
 
     @classmethod
-    def connect(cls, url: str, *, min_size: int = 1, max_size: int = 10, **options: Any) -> Self:
+    def connect(
+        cls,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: float = 5.0,
+        reconnect_timeout: float = 30.0,
+        wait: bool = True,
+        **options: Any,
+    ) -> Self:
         """A store over a pool it builds and opens for `url` (a postgresql:// URL or libpq
-        conninfo), closed again by `close()`. `options` go to the constructor. Raises
-        ConfigurationError for bad options before connecting, StoreUnavailable if the server
-        can't be reached."""
+        conninfo), closed again by `close()`. `options` go to the constructor.
+
+        `timeout` bounds each wait for a pool connection (then StoreUnavailable), so worker
+        threads notice stop() during an outage. `reconnect_timeout` bounds the pool's own
+        reconnection backoff, so a worker resumes soon after a long outage ends. With
+        `wait=True` an unreachable server raises StoreUnavailable here; with `wait=False` the
+        pool connects in the background and a worker can start while the server is down.
+        ConfigurationError for bad options is raised before connecting."""
         pool: ConnectionPool[Any] = ConnectionPool(
-            url, min_size=min_size, max_size=max_size, open=False, name="proletarian"
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            name="proletarian",
+            timeout=timeout,
+            reconnect_timeout=reconnect_timeout,
         )
         store = cls(pool, **options)
         store._owns_pool = True
+        if not wait:
+            pool.open(wait=False)
+            return store
         try:
             # A direct first connection fails fast with the server's reason; the pool would
             # retry quietly until its timeout.
