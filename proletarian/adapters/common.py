@@ -88,3 +88,10 @@ def utc_naive(value: datetime) -> datetime:
     """For columns that store UTC without a zone (MySQL DATETIME, SQLite text)."""
     offset = value.utcoffset()
     return (value - offset if offset else value).replace(tzinfo=None)
+
+
+def check_limit(limit: int | None) -> int | None:
+    """A prune limit: None for all, else a positive int."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigurationError(f"limit must be a positive int or None, got {limit!r}")
+    return limit

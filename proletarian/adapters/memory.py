@@ -14,7 +14,14 @@ from typing import Any
 import attrs
 
 from proletarian.adapters.clocks import SystemClock
-from proletarian.adapters.common import DEFAULT_LEASE, check_conn, encode, new_token, queued_status
+from proletarian.adapters.common import (
+    DEFAULT_LEASE,
+    check_conn,
+    check_limit,
+    encode,
+    new_token,
+    queued_status,
+)
 from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ClaimLost, ConfigurationError, SerializationError
@@ -284,11 +291,16 @@ class MemoryStore:
             del self._jobs[job_id]
             return True
 
-    def prune_archive(self, older_than: timedelta) -> int:
+    def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         cutoff = self.clock.now() - older_than
+        count = check_limit(limit)
         with self._lock:
-            old = [i for i, r in self._archive.items() if r.finished_at and r.finished_at < cutoff]
-            for job_id in old:
+            old = sorted(
+                (r.finished_at, i)
+                for i, r in self._archive.items()
+                if r.finished_at and r.finished_at < cutoff
+            )[:count]
+            for _, job_id in old:
                 del self._archive[job_id]
             return len(old)
 

@@ -87,8 +87,8 @@ class NullStore:
         self._record("cancel", job_id)
         return False
 
-    def prune_archive(self, older_than: timedelta) -> int:
-        self._record("prune_archive", older_than)
+    def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
+        self._record("prune_archive", older_than, limit)
         return 0
 
     def install_schema(self) -> None:

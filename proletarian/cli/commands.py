@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import timedelta
 
 from proletarian.cli import table
@@ -88,8 +89,16 @@ def prune(args: argparse.Namespace) -> int:
     """Delete archived jobs that finished more than `--older-than` ago."""
     url = store_url(args.url)
     older_than: timedelta = args.older_than
+    batch: int = args.batch
+    deleted = 0
     with opened(url) as store:
-        deleted = store.prune_archive(older_than)
+        # In batches, so a large archive never holds one long transaction and shows progress.
+        while True:
+            step = store.prune_archive(older_than, limit=batch)
+            deleted += step
+            if step < batch:
+                break
+            print(f"deleted {deleted} so far...", file=sys.stderr, flush=True)
     plural = "" if deleted == 1 else "s"
     print(f"deleted {deleted} archived job{plural} finished more than {table.span(older_than)} ago")
     return OK

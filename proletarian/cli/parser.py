@@ -131,6 +131,13 @@ def build() -> Parser:
         metavar="AGE",
         help="finished longer ago than this: 7d, 12h, 30m, 90s, 1d12h",
     )
+    prune.add_argument(
+        "--batch",
+        type=values.positive_int,
+        default=10_000,
+        metavar="N",
+        help="delete at most N jobs per transaction, reporting progress (default 10000)",
+    )
     prune.set_defaults(run=commands.prune)
 
     show = sub.add_parser(

@@ -100,8 +100,10 @@ class QueueStore(Protocol):
     def cancel(self, job_id: str) -> bool:
         """Remove a queued job that is not running; True if it was removed."""
 
-    def prune_archive(self, older_than: timedelta) -> int:
-        """Delete archived jobs finished more than `older_than` ago; returns how many."""
+    def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
+        """Delete archived jobs finished more than `older_than` ago, oldest first, at most
+        `limit` of them (all when None); returns how many. Call again with a limit to prune a
+        large archive in steps and report progress."""
 
     def install_schema(self) -> None:
         """Create the store's tables or structures if missing. Idempotent."""

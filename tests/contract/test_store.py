@@ -328,6 +328,23 @@ def test_prune_archive_deletes_old_archived_jobs(store: QueueStore, clock: Manua
     assert store.get_job(queued) is not None
 
 
+def test_prune_archive_with_a_limit_takes_the_oldest_first(
+    store: QueueStore, clock: ManualClock
+) -> None:
+    """A limited prune deletes at most `limit` jobs, the oldest finished first."""
+    ids = []
+    for _ in range(5):
+        ids.append(proletarian.enqueue(store, "t", None))
+        claim_one(store).succeed()
+        clock.advance(60)
+    assert store.prune_archive(timedelta(0), limit=2) == 2
+    assert [store.get_job(job_id) is None for job_id in ids] == [True, True, False, False, False]
+    assert store.prune_archive(timedelta(0), limit=10) == 3
+    assert store.prune_archive(timedelta(0), limit=10) == 0
+    with pytest.raises(ConfigurationError, match="limit"):
+        store.prune_archive(timedelta(0), limit=0)
+
+
 def test_install_schema_is_idempotent(store: QueueStore) -> None:
     """install_schema can run again on an installed store without harm."""
     proletarian.enqueue(store, "t", None)

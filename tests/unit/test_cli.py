@@ -264,6 +264,19 @@ def test_prune_keeps_recent_archived_jobs(cli: Cli) -> None:
     assert cli.store.stats()["default"].succeeded == 1
 
 
+def test_prune_in_batches_reports_progress(cli: Cli) -> None:
+    """prune --batch N deletes in steps of N, reports progress on stderr, and totals on stdout."""
+    for _ in range(5):
+        claimed(cli.store).succeed()
+    if isinstance(cli.store.clock, ManualClock):
+        cli.store.clock.advance(1)
+    result = cli("prune", "--older-than", "0s", "--batch", "2")
+    assert result.code == 0, result
+    assert result.out.strip() == "deleted 5 archived jobs finished more than 0s ago"
+    assert result.err.splitlines() == ["deleted 2 so far...", "deleted 4 so far..."]
+    assert cli.store.stats() == {}
+
+
 @pytest.mark.parametrize("age", ["7", "7x", "d", "-1d", ""])
 def test_prune_needs_an_age_with_a_unit(cli: Cli, age: str) -> None:
     """An age without a unit (s, m, h, d) is refused rather than guessed."""

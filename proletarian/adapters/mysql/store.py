@@ -12,7 +12,7 @@ from pymysql.cursors import Cursor
 from pymysql.err import MySQLError
 
 from proletarian.adapters.clocks import SystemClock
-from proletarian.adapters.common import Row, check_conn, encode, utc_naive
+from proletarian.adapters.common import Row, check_conn, check_limit, encode, utc_naive
 from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
 from proletarian.adapters.mysql import _sql as sql
 from proletarian.adapters.mysql._driver import (
@@ -334,17 +334,22 @@ class MySQLStore:
             run(conn, [(self._sql.delete, (key,)), (sql.COMMIT, ())])
         return True
 
-    def prune_archive(self, older_than: timedelta) -> int:
+    def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         """Deletes in transactions of at most 5,000 rows, so a large prune holds no long locks."""
         cutoff = utc_naive(self.clock.now() - older_than)
+        left = check_limit(limit)
         total = 0
         with self._connection("prune_archive") as conn, conn.cursor(Cursor) as cursor:
-            while True:
-                deleted = cursor.execute(self._sql.prune, (cutoff, PRUNE_BATCH))
+            while left is None or left > 0:
+                batch = PRUNE_BATCH if left is None else min(left, PRUNE_BATCH)
+                deleted = cursor.execute(self._sql.prune, (cutoff, batch))
                 conn.commit()
                 total += deleted
-                if deleted < PRUNE_BATCH:
-                    return total
+                if left is not None:
+                    left -= deleted
+                if deleted < batch:
+                    break
+        return total
 
     def close(self) -> None:
         """Close the pool's connections; those held by claims close when the claims end."""

@@ -202,7 +202,12 @@ DELETE FROM {job}
 WHERE job_id = (SELECT job_id FROM {job} WHERE job_id = %s FOR UPDATE SKIP LOCKED)
 """
 
-_PRUNE = "DELETE FROM {archived_job} WHERE finished_at < %s"
+# LIMIT NULL is no limit. The archive index on finished_at serves the subquery.
+_PRUNE = """
+DELETE FROM {archived_job} WHERE job_id IN (
+    SELECT job_id FROM {archived_job} WHERE finished_at < %s ORDER BY finished_at LIMIT %s
+)
+"""
 
 # Serialises concurrent install_schema() calls: racing CREATE ... IF NOT EXISTS can still
 # collide in the catalog.

@@ -14,7 +14,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from proletarian.adapters.clocks import SystemClock
-from proletarian.adapters.common import Row, check_conn, encode
+from proletarian.adapters.common import Row, check_conn, check_limit, encode
 from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
 from proletarian.adapters.postgres import rows
 from proletarian.adapters.postgres.batch import PostgresBatchClaim, claim_batch
@@ -293,10 +293,10 @@ class PostgresStore:
         with autocommitted(self.pool, "cancel") as conn:
             return conn.execute(self._sql.cancel, (key,)).rowcount == 1
 
-    def prune_archive(self, older_than: timedelta) -> int:
+    def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         cutoff = self.clock.now() - older_than
         with autocommitted(self.pool, "prune_archive") as conn:
-            return conn.execute(self._sql.prune, (cutoff,)).rowcount
+            return conn.execute(self._sql.prune, (cutoff, check_limit(limit))).rowcount
 
     def _key(self, job_id: str) -> Any | None:
         """The id as the job_id column holds it, or None for a string that can't be one."""

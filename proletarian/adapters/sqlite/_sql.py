@@ -218,7 +218,11 @@ class Statements:
 
     @property
     def prune(self) -> str:
-        return f"DELETE FROM {self.archived_job_table} WHERE finished_at < ?"
+        # LIMIT -1 is no limit.
+        return (
+            f"DELETE FROM {self.archived_job_table} WHERE rowid IN (SELECT rowid FROM "
+            f"{self.archived_job_table} WHERE finished_at < ? ORDER BY finished_at LIMIT ?)"
+        )
 
 
 def error_params(error: JobError | None) -> tuple[str | None, str | None, str | None]:

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from proletarian.adapters.clocks import SystemClock
-from proletarian.adapters.common import DEFAULT_LEASE, check_conn, encode, new_token
+from proletarian.adapters.common import DEFAULT_LEASE, check_conn, check_limit, encode, new_token
 from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.adapters.sqlite._connections import Connections, Handle, translate
@@ -331,12 +331,15 @@ class SQLiteStore:
         with self._write() as conn:
             return bool(conn.execute(self._sql.cancel, (job_id, now)).rowcount == 1)
 
-    def prune_archive(self, older_than: timedelta) -> int:
+    def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         """Delete archived jobs finished before now - `older_than`, in one transaction."""
         self._ready()
         cutoff = to_text(self.clock.now() - older_than)
+        count = check_limit(limit)
         with self._write() as conn:
-            return int(conn.execute(self._sql.prune, (cutoff,)).rowcount)
+            return int(
+                conn.execute(self._sql.prune, (cutoff, -1 if count is None else count)).rowcount
+            )
 
     def close(self) -> None:
         """Close every connection the store has open, in every thread. Call it once the
