@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from proletarian.adapters.redis import RedisStore
 from proletarian.adapters.redis.codec import text
 from proletarian.testing import CapturingLog
 from tests.fault.redis_worker import done_list, started_list
+from tests.fault.tcp_proxy import TcpProxy
 from tests.fixtures.redis import admin_client, new_prefix, open_store
 from tests.fixtures.servers import REDIS_URL
 
@@ -177,69 +177,12 @@ def test_worker_survives_client_kill_of_its_connections(tmp_path: Path) -> None:
             assert job.status is JobStatus.SUCCEEDED
 
 
-class Proxy:
-    """A TCP forwarder to Redis that can go down: `stop()` drops every connection and refuses
-    new ones, `start()` serves on the same port again."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._target = (host, port)
-        self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
-        self._server: socket.socket | None = None
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-
-    def start(self) -> None:
-        server = socket.create_server(("127.0.0.1", self.port))
-        with self._lock:
-            self._server = server
-        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
-
-    def stop(self) -> None:
-        with self._lock:
-            server, self._server = self._server, None
-            sockets, self._sockets = self._sockets, []
-        for sock in [server, *sockets]:
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-
-    def _accept(self, server: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = server.accept()
-                upstream = socket.create_connection(self._target)
-            except OSError:
-                return
-            with self._lock:
-                if self._server is not server:
-                    client.close()
-                    upstream.close()
-                    return
-                self._sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                sink.shutdown(socket.SHUT_RDWR)
-
-
 def test_worker_recovers_when_redis_comes_back(tmp_path: Path) -> None:
     """While Redis can't be reached the worker reports it and keeps trying; once it is back,
     the worker finishes every job, including those enqueued meanwhile."""
     target = urlsplit(REDIS_URL)
-    proxy = Proxy(target.hostname or "127.0.0.1", target.port or 6379)
-    proxy.start()
+    proxy = TcpProxy((target.hostname or "127.0.0.1", target.port or 6379))
+    proxy.up()
     log = CapturingLog()
     with open_store(SystemClock(), tmp_path) as setup:
         url = target._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
@@ -256,20 +199,21 @@ def test_worker_recovers_when_redis_comes_back(tmp_path: Path) -> None:
                 before = [NewJob(job_type="t", payload=i) for i in range(20)]
                 ids = proletarian.enqueue_many(setup, before)
                 until(lambda: succeeded(setup) == 20, "the first jobs done")
-                proxy.stop()
+                proxy.down()
                 until(
                     lambda: log.of("store_unavailable") and log.of("listener_lost"),
                     "the worker to notice the outage",
                 )
                 during = [NewJob(job_type="t", payload=i) for i in range(20)]
                 ids += proletarian.enqueue_many(setup, during)
-                proxy.start()
+                proxy.up()
                 until(lambda: succeeded(setup) == 40, "every job done")
+                # A thread still in its backoff reports the recovery at its next claim.
+                until(lambda: log.of("store_recovered"), "the recovery to be reported")
                 assert worker.interrupted is None
         finally:
             store.close()
-            proxy.stop()
-        assert log.of("store_recovered")
+            proxy.down()
         for job_id in ids:
             job = setup.get_job(job_id)
             assert job is not None
