@@ -188,6 +188,15 @@ def test_worker_started_while_server_is_unreachable_recovers(
             assert not recorder.runs
             proxy.up()
             until(lambda: succeeded(direct) == 20, "every job to succeed", timeout=60)
+            # A thread still backing off reports its recovery at its next claim.
+            until(
+                lambda: (
+                    {data["worker_id"] for data in recorder.of("store_recovered")}
+                    == set(backoff_steps(recorder.events))
+                ),
+                "each thread to report its recovery",
+                timeout=60,
+            )
             assert worker.interrupted is None
         for job_id in ids:
             job = direct.get_job(job_id)
@@ -309,6 +318,11 @@ def run_starved(store: QueueStore, direct: QueueStore, recorder: Recorder, count
     )
     with worker:
         until(lambda: succeeded(direct) == count + 1, "every job to succeed", timeout=120)
+        until(
+            lambda: not recorder.count("store_unavailable") or recorder.count("store_recovered"),
+            "a starved thread to report its recovery",
+            timeout=60,
+        )
         assert worker.interrupted is None
     want = Counter({f"job-{i}": 1 for i in range(count)})
     want["hold"] = 1
