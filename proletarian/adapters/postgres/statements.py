@@ -97,13 +97,14 @@ _CLAIM_BATCH_ANY = _CLAIM_ANY.replace("LIMIT 1", "LIMIT %s")
 
 # Batch mode: every outcome of a batch in one statement, in the batch's transaction. Succeeded
 # and failed jobs are archived and deleted, retried ones updated; the count of rows written
-# tells whether every job was still there.
+# tells whether every job was still there. The arrays go in binary (%b): text arrays are
+# escaped element by element, measured at a quarter of the client's time per job.
 _WRITE_OUTCOMES = """
 WITH outcome AS (
-    SELECT * FROM unnest(%(job_ids)s::{id_type}[], %(statuses)s::text[],
-                         %(process_at)s::timestamptz[], %(finished_at)s::timestamptz[],
-                         %(error_types)s::text[], %(error_messages)s::text[],
-                         %(error_tracebacks)s::text[])
+    SELECT * FROM unnest(%(job_ids)b::{id_type}[], %(statuses)b::text[],
+                         %(process_at)b::timestamptz[], %(finished_at)b::timestamptz[],
+                         %(error_types)b::text[], %(error_messages)b::text[],
+                         %(error_tracebacks)b::text[])
         AS o(job_id, status, process_at, finished_at, error_type, error_message, error_traceback)
 ), moved AS (
     DELETE FROM {job} AS j USING outcome AS o
