@@ -238,8 +238,8 @@ def _verdict(ratio: float | None, goal: float) -> str:
     if ratio is None:
         return "not measured"
     if ratio >= goal:
-        return f"**met** ({ratio:.2f}x, goal {goal:.2f}x)"
-    return f"**missed** by {(goal - ratio) / goal:.0%} ({ratio:.2f}x, goal {goal:.2f}x)"
+        return f"**met** ({ratio:.3f}x, goal {goal:.2f}x)"
+    return f"**missed** by {(goal - ratio) / goal:.1%} ({ratio:.3f}x, goal {goal:.2f}x)"
 
 
 def targets(run: Run) -> list[str]:
@@ -418,7 +418,7 @@ def main() -> None:
     parser.add_argument("--bulk-jobs", type=int, default=None, help="default: 10 x --jobs")
     parser.add_argument("--samples", type=int, default=200, help="pickup latency samples")
     parser.add_argument("--rss-jobs", type=int, default=10_000, help="jobs of the RSS run")
-    parser.add_argument("--batch-size", type=int, default=50, help="K of the batch-mode row")
+    parser.add_argument("--batch-size", type=int, default=100, help="K of the batch-mode row")
     parser.add_argument("--repeat", type=int, default=1, help="runs per throughput (median)")
     parser.add_argument(
         "--only",

@@ -217,7 +217,8 @@ def _postgres() -> Iterator[QueueStore]:
 
     reset_pg_schema(PG_SCHEMA)
     url = f"{PG_URL}?application_name=bench-{PG_SCHEMA}"
-    store = PostgresStore.connect(url, schema=PG_SCHEMA, max_size=8)
+    # Connections opened before the clock starts, as the peers' are.
+    store = PostgresStore.connect(url, schema=PG_SCHEMA, min_size=8, max_size=8)
     try:
         store.install_schema()
         yield store

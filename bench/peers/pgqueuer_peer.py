@@ -3,7 +3,8 @@
 
 Concurrency: pgqueuer has no thread count. "N workers" here is N QueueManagers in one process
 and one event loop, each on its own connection, each fetching batches of its default size
-(`batch_size=10`): the shape of pgqueuer's own benchmark tool. Its tables are installed with
+(`batch_size=10`; BENCH_PGQUEUER_BATCH=100 sets another): the shape of pgqueuer's own benchmark
+tool. Its tables are installed with
 its default durability ("durable": every table logged, as proletarian's are).
 """
 
@@ -34,7 +35,7 @@ from bench.common import (
 
 SCHEMA = "bench_pgqueuer"
 CHANNEL = "bench_pgqueuer"
-BATCH_SIZE = 10
+BATCH_SIZE = int(os.environ.get("BENCH_PGQUEUER_BATCH", "10"))
 T = TypeVar("T")
 
 
