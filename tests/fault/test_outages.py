@@ -401,7 +401,8 @@ def test_postgres_worker_stops_promptly_during_an_outage(tmp_path: Path) -> None
             worker = QueueWorker(store, events.handle, threads=2, log=events)
             worker.start()
             until(lambda: events.count("listener_lost") >= 1, "the outage to be seen", timeout=30)
-            stopped = worker.stop(timedelta(seconds=5))
+            # The pool waits at most 5 s for a connection, half the default shutdown_timeout.
+            stopped = worker.stop()
         finally:
             store.close()  # wakes the threads still waiting for a connection
         assert stopped, f"stragglers: {events.of('shutdown_stragglers')}"
