@@ -82,3 +82,41 @@ def test_a_job_gone_before_its_outcome_commits_nothing(pool: ConnectionPool[Any]
     job = store.get_job(job_id)
     assert job is not None
     assert (job.status, job.attempts) == (JobStatus.READY, 0)
+
+
+def test_without_server_prepared_statements(pool: ConnectionPool[Any]) -> None:
+    """With server_prepared=False (PgBouncer in transaction mode) claims prepare nothing on the
+    server, and success, retry and failure, with handler writes, end as with them."""
+    store = PostgresStore(pool, schema=SCHEMA, server_prepared=False)
+    with pool.connection() as conn:
+        conn.execute("DEALLOCATE ALL")
+        conn.execute(f'CREATE TABLE "{SCHEMA}".effect (job_id text, attempt int)')
+        conn.commit()
+    ok, once, bad = proletarian.enqueue_many(
+        store, [proletarian.NewJob(job_type="t", payload=p) for p in ("ok", "once", "bad")]
+    )
+
+    def handle(job: proletarian.Job, ctx: proletarian.JobContext) -> None:
+        conn = ctx.connection
+        assert isinstance(conn, psycopg.Connection)
+        conn.execute(f'INSERT INTO "{SCHEMA}".effect VALUES (%s, %s)', (job.id, job.attempt))
+        if job.payload == "bad" or (job.payload == "once" and job.attempt == 1):
+            raise RuntimeError(job.payload)
+
+    worker = proletarian.QueueWorker(
+        store, handle, handler_mode="advanced", retry=proletarian.RetryPolicy(retries=1)
+    )
+    assert worker.drain() == 5
+    states = [store.get_job(job_id) for job_id in (ok, once, bad)]
+    assert [(j.status, j.attempts) for j in states if j] == [
+        (JobStatus.SUCCEEDED, 1),
+        (JobStatus.SUCCEEDED, 2),
+        (JobStatus.FAILED, 2),
+    ]
+    with pool.connection() as conn:
+        written = conn.execute(f'SELECT job_id, attempt FROM "{SCHEMA}".effect').fetchall()
+        names = conn.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'proletarian%%'"
+        ).fetchone()
+    assert sorted(written) == sorted([(ok, 1), (once, 2)])
+    assert names == (0,)

@@ -35,7 +35,7 @@ class PostgresClaim:
         row: tuple[Any, ...],
         *,
         sql: statements.Statements,
-        server: ServerStatements,
+        server: ServerStatements | None,
         payload: Any,
         decode_error: JobError | None,
         clock: Clock,
@@ -116,6 +116,9 @@ class PostgresClaim:
             ) + b"; "
         try:
             with translated(action):
+                if self._server is None:
+                    self._end_extended(conn, before, statement, params, action)
+                    return
                 try:
                     self._server.run(conn, before, statement, params, b"; COMMIT")
                 except psycopg.errors.DivisionByZero as exc:
@@ -125,6 +128,44 @@ class PostgresClaim:
                     ) from exc
         finally:
             borrowed.give_back()
+
+    def _end_extended(
+        self,
+        conn: psycopg.Connection[Any],
+        before: bytes,
+        statement: str,
+        params: tuple[Any, ...],
+        action: str,
+    ) -> None:
+        """The outcome in psycopg's extended protocol (server_prepared=False): the savepoint's
+        end, the statement, then COMMIT, each a round trip."""
+        if before:
+            conn.execute(before.removesuffix(b"; "))
+        query, named = self._extended(statement, params)
+        if conn.execute(query, named).rowcount != 1:
+            raise ClaimLost(f"job {self.job.id} is no longer in the queue ({action})")
+        conn.commit()
+
+    def _extended(self, statement: str, params: tuple[Any, ...]) -> tuple[bytes, dict[str, Any]]:
+        if statement == "retry":
+            job_id, when, error_type, message, traceback = params
+            named = {"job_id": job_id, "process_at": when}
+            query = self._sql.retry
+        else:
+            if statement == "succeed":
+                (job_id, started_at, finished_at), status = params, "succeeded"
+                error_type = message = traceback = None
+            else:
+                job_id, status, started_at, finished_at, error_type, message, traceback = params
+            named = {
+                "job_id": job_id,
+                "status": status,
+                "started_at": started_at,
+                "finished_at": finished_at,
+            }
+            query = self._sql.archive
+        named.update(error_type=error_type, error_message=message, error_traceback=traceback)
+        return query, named
 
     def _holding(self) -> Borrowed:
         if self._borrowed is None:

@@ -42,6 +42,12 @@ class PostgresStore:
     job, so the pool needs at least as many connections as worker threads, plus producers.
     Every method is safe to call from several threads at once. Each operation is one statement
     (one round trip); enqueue notifies the store's channel in the same transaction.
+
+    A strict claim takes two round trips: its statements are prepared on the server once per
+    connection (PREPARE) and run with BEGIN, and with COMMIT, in one query each. Session-level
+    prepared statements don't follow a client through PgBouncer in transaction mode: there,
+    pass `server_prepared=False`, and claims use psycopg's extended protocol (four round trips
+    per job: BEGIN, claim, outcome, COMMIT).
     """
 
     def __init__(
@@ -55,6 +61,7 @@ class PostgresStore:
         job_table: str = "job",
         archived_job_table: str = "archived_job",
         channel: str | None = None,
+        server_prepared: bool = True,
     ) -> None:
         if not isinstance(pool, ConnectionPool):
             raise ConfigurationError(
@@ -73,7 +80,11 @@ class PostgresStore:
         # DatabaseIds needs the bigint identity DDL variant; any other strategy, uuid ids.
         self.bigint_ids = isinstance(self.job_ids, DatabaseIds)
         self._sql = Statements.build(self.names, bigint_ids=self.bigint_ids)
-        self._server = ServerStatements(server_definitions(self.names, bigint_ids=self.bigint_ids))
+        self._server = (
+            ServerStatements(server_definitions(self.names, bigint_ids=self.bigint_ids))
+            if server_prepared
+            else None
+        )
         self._owns_pool = False
 
     @classmethod
@@ -185,7 +196,7 @@ class PostgresStore:
             ("claim_one", (names[0], now)) if len(names) == 1 else ("claim_any", (names, now))
         )
         with translated("claim"):
-            borrowed = Borrowed(self.pool, autocommit=True)
+            borrowed = Borrowed(self.pool, autocommit=self._server is not None)
             try:
                 row = self._claim_row(borrowed.conn, key, params)
             except BaseException:
@@ -209,6 +220,9 @@ class PostgresStore:
     def _claim_row(
         self, conn: psycopg.Connection[Any], key: str, params: tuple[Any, ...]
     ) -> tuple[Any, ...] | None:
+        if self._server is None:
+            query = self._sql.claim_one if key == "claim_one" else self._sql.claim_any
+            return conn.cursor(row_factory=tuple_row).execute(query, params).fetchone()
         try:
             return self._server.run(conn, b"BEGIN; ", key, params).fetchone()
         except psycopg.errors.InvalidSqlStatementName:
