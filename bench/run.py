@@ -65,7 +65,9 @@ PEER_PACKAGES = ("pgqueuer", "asyncpg", "uvloop", "psutil")
 class Row:
     system: str
     values: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, list[Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -106,9 +108,13 @@ def child(system: str, metric: str, *, jobs: int, concurrency: int = 1, batch: i
     return result["value"]
 
 
-def measure(run: Run, system: str) -> Row:
+def measure(run: Run, system: str, round_: int) -> None:
+    """One round of `system`'s measurements into its row. Throughputs are measured in every
+    round, latency and RSS in the first only. Rounds go over every system in turn, so each
+    system's samples are spread over the whole run and a burst of load elsewhere on the machine
+    hits them all alike."""
     args = run.args
-    row = Row(system)
+    row = run.rows.setdefault(system, Row(system))
     steps: list[tuple[str, str, dict[str, int], Callable[[Any], Any]]] = [
         ("enqueue_one", "enqueue_one", {"jobs": args.jobs}, float),
         ("enqueue_bulk", "enqueue_bulk", {"jobs": args.bulk_jobs}, float),
@@ -122,22 +128,24 @@ def measure(run: Run, system: str) -> Row:
             continue
         if args.metrics and metric not in args.metrics:
             continue
-        repeats = args.repeat if metric in ("enqueue_one", "enqueue_bulk", "drain") else 1
-        results = []
-        for _ in range(repeats):
-            run.loads.append(loadavg())
-            print(f"  {system} {key} {options} (load {run.loads[-1]:.2f})", file=sys.stderr)
-            try:
-                results.append(convert(_child_twice(row, key, system, metric, args, options)))
-            except LookupError:
-                break
-            except Exception as exc:
-                row.notes.append(f"{key}: {exc}")
-                print(f"    failed: {exc}", file=sys.stderr)
-                break
-        if results:
-            row.values[key] = _median(results)
-    return row
+        if round_ > 0 and metric not in ("enqueue_one", "enqueue_bulk", "drain"):
+            continue
+        if key in row.failed:
+            continue
+        run.loads.append(loadavg())
+        print(f"  {system} {key} {options} (load {run.loads[-1]:.2f})", file=sys.stderr)
+        try:
+            result = convert(_child_twice(row, key, system, metric, args, options))
+        except LookupError:
+            row.failed.add(key)
+            continue
+        except Exception as exc:
+            row.notes.append(f"{key}: {exc}")
+            row.failed.add(key)
+            print(f"    failed: {exc}", file=sys.stderr)
+            continue
+        row.samples.setdefault(key, []).append(result)
+        row.values[key] = _median(row.samples[key])
 
 
 def _child_twice(
@@ -377,7 +385,8 @@ def report(run: Run) -> str:
         f"- Sizes: {args.jobs:,} jobs for one-by-one enqueue and for each drain; "
         f"{args.bulk_jobs:,} for bulk enqueue, in calls of 1,000; {args.samples} latency "
         f"samples after 10 thrown away; {args.rss_jobs:,} jobs for RSS (4 threads or "
-        f"workers). Throughputs are the median of {args.repeat} run(s).",
+        f"workers). Throughputs are the median of {args.repeat} run(s), made in rounds over all "
+        "systems in turn.",
         "",
         "### PostgreSQL: proletarian, its peers and the floor, one server, one schema each",
         "",
@@ -441,10 +450,11 @@ def main() -> None:
     wanted = [name.strip() for name in args.only.split(",") if name.strip()]
     run = Run(args, started=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"))
     began = time.monotonic()
-    for system in POSTGRES_SYSTEMS + OTHER_STORES:
-        if not wanted or system in wanted:
-            print(f"{system}:", file=sys.stderr)
-            run.rows[system] = measure(run, system)
+    for round_ in range(args.repeat):
+        for system in POSTGRES_SYSTEMS + OTHER_STORES:
+            if not wanted or system in wanted:
+                print(f"{system} (round {round_ + 1} of {args.repeat}):", file=sys.stderr)
+                measure(run, system, round_)
     if not wanted or "idle" in wanted:
         run.loads.append(loadavg())
         try:
