@@ -46,7 +46,7 @@ class Ours:
     # -- the metrics -------------------------------------------------------------------------
 
     def enqueue_one(self, jobs: int) -> float:
-        with self._store() as store:
+        with self._store(producer=True) as store:
             started = time.perf_counter()
             for i in range(jobs):
                 proletarian.enqueue(store, "noop", payload(i))
@@ -55,7 +55,7 @@ class Ours:
 
     def enqueue_bulk(self, jobs: int) -> float:
         batches = _batches(jobs)
-        with self._store() as store:
+        with self._store(producer=True) as store:
             started = time.perf_counter()
             for batch in batches:
                 proletarian.enqueue_many(store, batch)
@@ -155,10 +155,16 @@ class Ours:
         return QueueWorker(store, handler, threads=threads, polling_interval=polling, **options)
 
     @contextlib.contextmanager
-    def _store(self) -> Iterator[QueueStore]:
-        """A store of this kind over emptied storage, closed at exit."""
+    def _store(self, *, producer: bool = False) -> Iterator[QueueStore]:
+        """A store of this kind over emptied storage, closed at exit. A producer's PostgreSQL
+        pool starts with one connection (the default); a worker's has its connections open
+        before the clock starts, as the peers' are."""
         with contextlib.ExitStack() as stack:
-            yield stack.enter_context(_OPENERS[self.kind]())
+            opener = _OPENERS[self.kind]
+            if self.kind == "postgres":
+                yield stack.enter_context(_postgres(min_size=1 if producer else 8))
+            else:
+                yield stack.enter_context(opener())
 
 
 def _noop(job_type: str, data: Any) -> None:
@@ -212,13 +218,12 @@ def _transactions() -> int:
 
 
 @contextlib.contextmanager
-def _postgres() -> Iterator[QueueStore]:
+def _postgres(min_size: int = 8) -> Iterator[QueueStore]:
     from proletarian.adapters.postgres import PostgresStore
 
     reset_pg_schema(PG_SCHEMA)
     url = f"{PG_URL}?application_name=bench-{PG_SCHEMA}"
-    # Connections opened before the clock starts, as the peers' are.
-    store = PostgresStore.connect(url, schema=PG_SCHEMA, min_size=8, max_size=8)
+    store = PostgresStore.connect(url, schema=PG_SCHEMA, min_size=min_size, max_size=8)
     try:
         store.install_schema()
         yield store
