@@ -38,6 +38,17 @@ POSTGRES_SYSTEMS = (
     "pgqueuer",
 )
 OTHER_STORES = ("mysql", "sqlite", "redis", "memory")
+# Measured in this order, so the rows a target compares are measured next to each other.
+MEASURED = (
+    "floor",
+    "proletarian",
+    "proletarian-batch",
+    "pgqueuer",
+    "procrastinate",
+    "floor-plain",
+    "floor-pipeline",
+    *OTHER_STORES,
+)
 LABELS = {
     "floor": "raw SQL floor: server-prepared EXECUTE with BEGIN / COMMIT (2 round trips per job)",
     "floor-plain": "raw SQL floor, psycopg extended protocol (4 round trips per job)",
@@ -451,7 +462,7 @@ def main() -> None:
     run = Run(args, started=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"))
     began = time.monotonic()
     for round_ in range(args.repeat):
-        for system in POSTGRES_SYSTEMS + OTHER_STORES:
+        for system in MEASURED:
             if not wanted or system in wanted:
                 print(f"{system} (round {round_ + 1} of {args.repeat}):", file=sys.stderr)
                 measure(run, system, round_)
