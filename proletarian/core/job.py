@@ -76,17 +76,20 @@ def check_meta(meta: Mapping[str, str]) -> dict[str, str]:
     return dict(meta)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class NewJob:
-    """A job to enqueue. `process_at` in the past means now; give it or `process_in`, not both."""
+    """A job to enqueue: `NewJob("send-email", payload, queue=..., ...)`. `process_at` in the
+    past means now; give it or `process_in`, not both."""
 
     job_type: str = attrs.field(validator=_check_label)
     payload: Any
-    queue: str = attrs.field(default="default", validator=_check_label)
-    priority: Priority = attrs.field(default=Priority.NORMAL, validator=_check_priority)
-    process_at: datetime | None = attrs.field(default=None, validator=_check_aware)
-    process_in: timedelta | None = None
-    meta: Mapping[str, str] = attrs.field(factory=dict, converter=check_meta)
+    queue: str = attrs.field(default="default", validator=_check_label, kw_only=True)
+    priority: Priority = attrs.field(
+        default=Priority.NORMAL, validator=_check_priority, kw_only=True
+    )
+    process_at: datetime | None = attrs.field(default=None, validator=_check_aware, kw_only=True)
+    process_in: timedelta | None = attrs.field(default=None, kw_only=True)
+    meta: Mapping[str, str] = attrs.field(factory=dict, converter=check_meta, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         if self.process_at is not None and self.process_in is not None:

@@ -217,3 +217,11 @@ def test_urls_are_redacted_and_classified() -> None:
     with pytest.raises(ConfigurationError, match="has no scheme") as info:
         kind_of("user:pw@host")
     assert "pw" not in str(info.value)
+
+
+def test_new_job_takes_type_and_payload_by_position() -> None:
+    """NewJob("t", payload, ...) works as the API shows; the other fields are keyword-only."""
+    job = NewJob("send", {"a": 1}, queue="emails")
+    assert (job.job_type, job.payload, job.queue) == ("send", {"a": 1}, "emails")
+    with pytest.raises(TypeError):
+        NewJob("send", {"a": 1}, "emails")  # type: ignore[call-arg]
