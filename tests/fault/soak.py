@@ -294,6 +294,9 @@ class Journals:
     faults: Counter[int] = field(default_factory=Counter)  # store errors, by pid
     worker_errors: list[int] = field(default_factory=list)  # anything else: a bug, by pid
     interrupted: list[int] = field(default_factory=list)
+    # Attempts the worker refused to run: the job came back after lost leases with no attempt
+    # left, so it was archived as failed (Abandoned) without a handler run.
+    abandoned: set[tuple[str, int, int]] = field(default_factory=set)
 
 
 def read_journals(directory: Path) -> Journals:
@@ -304,6 +307,8 @@ def read_journals(directory: Path) -> Journals:
             words = line.split()
             if words[0] == "run":
                 journals.runs[words[1], int(words[2]), pid] += 1
+            elif words[0] == "abandoned":
+                journals.abandoned.add((words[1], int(words[2]), pid))
             elif words[0].startswith("job_"):
                 journals.outcomes[words[1], int(words[2]), pid] += 1
                 journals.events.setdefault((words[1], int(words[2])), []).append(words[0])
@@ -421,7 +426,7 @@ def _explain_runs(journals: Journals, killed: set[int], plan: Plan, figures: Fig
             problems.append(f"{key} has {outcomes} outcomes for {runs} runs")
         interrupted[key[2]] += max(0, runs - outcomes)
     for key, outcomes in journals.outcomes.items():
-        if key not in journals.runs:
+        if key not in journals.runs and key not in journals.abandoned:
             problems.append(f"{key} has {outcomes} outcomes and no run")
     figures.interrupted_runs = sum(interrupted.values())
     for pid, count in interrupted.items():

@@ -13,6 +13,7 @@ line per fact, written with O_APPEND so lines survive a SIGKILL and never interl
   run <job id> <attempt>          a handler call began
   <event> <job id> <attempt>      job_succeeded, job_retry_scheduled or job_failed: the store
                                   call recording that outcome returned
+  abandoned <job id> <attempt>    a reclaimed job with no attempt left is failed without a run
   fault <event>                   a worker thread's claim-and-run failed: on the store
                                   (store_unavailable, claim_lost), which may have cut short the
                                   run that thread had begun, or on anything else (worker_error)
@@ -121,6 +122,8 @@ def main() -> None:
     def log(event: str, data: Mapping[str, Any]) -> None:
         if event in OUTCOMES:
             journal.write(f"{event} {data['job_id']} {data['attempt']}")
+        elif event == "job_abandoned":
+            journal.write(f"abandoned {data['job_id']} {data['attempt']}")
         elif event in FAULTS and "worker_id" in data:
             # The heartbeat reports lost leases too, without a worker_id: those runs are
             # counted once, by the thread whose outcome call then fails.

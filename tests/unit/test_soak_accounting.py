@@ -150,3 +150,17 @@ def test_a_worker_error_is_a_problem_not_an_explanation() -> None:
     journals.worker_errors.append(PID)
     problems, _ = check(predicted_rows(), journals)
     assert problems == ["1 worker_error events"]
+
+
+def test_an_outcome_without_a_run_is_flagged_unless_the_attempt_was_abandoned(
+    tmp_path: Path,
+) -> None:
+    """An outcome no handler run produced is a problem, except for an attempt the worker
+    refused as abandoned (lost leases used up the job's attempts), which it journals."""
+    (tmp_path / f"{PID}.log").write_text("abandoned job-a 5\njob_failed job-a 5\n")
+    journals = read_journals(tmp_path)
+    assert journals.abandoned == {("job-a", 5, PID)}
+    journals.outcomes["job-b", 7, PID] += 1
+    problems, _ = check(predicted_rows(), journals, leased=True)
+    assert any("('job-b', 7, 100) has 1 outcomes and no run" in p for p in problems)
+    assert not any("'job-a', 5" in p and "no run" in p for p in problems)
