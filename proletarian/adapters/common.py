@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -95,3 +95,19 @@ def check_limit(limit: int | None) -> int | None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ConfigurationError(f"limit must be a positive int or None, got {limit!r}")
     return limit
+
+
+def prune_in_batches(delete: Callable[[int], int], limit: int | None, batch_size: int) -> int:
+    """Call `delete(n)` (delete up to n, return how many) in batches until `limit` (all when
+    None) is reached or a batch comes back short; returns the total deleted."""
+    left = check_limit(limit)
+    total = 0
+    while left is None or left > 0:
+        batch = batch_size if left is None else min(left, batch_size)
+        deleted = delete(batch)
+        total += deleted
+        if left is not None:
+            left -= deleted
+        if deleted < batch:
+            break
+    return total

@@ -12,7 +12,7 @@ from pymysql.cursors import Cursor
 from pymysql.err import MySQLError
 
 from proletarian.adapters.clocks import SystemClock
-from proletarian.adapters.common import Row, check_conn, check_limit, encode, utc_naive
+from proletarian.adapters.common import Row, check_conn, encode, prune_in_batches, utc_naive
 from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
 from proletarian.adapters.mysql import _sql as sql
 from proletarian.adapters.mysql._driver import (
@@ -337,19 +337,14 @@ class MySQLStore:
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         """Deletes in transactions of at most 5,000 rows, so a large prune holds no long locks."""
         cutoff = utc_naive(self.clock.now() - older_than)
-        left = check_limit(limit)
-        total = 0
         with self._connection("prune_archive") as conn, conn.cursor(Cursor) as cursor:
-            while left is None or left > 0:
-                batch = PRUNE_BATCH if left is None else min(left, PRUNE_BATCH)
-                deleted = cursor.execute(self._sql.prune, (cutoff, batch))
+
+            def delete(batch: int) -> int:
+                deleted = int(cursor.execute(self._sql.prune, (cutoff, batch)))
                 conn.commit()
-                total += deleted
-                if left is not None:
-                    left -= deleted
-                if deleted < batch:
-                    break
-        return total
+                return deleted
+
+            return prune_in_batches(delete, limit, PRUNE_BATCH)
 
     def close(self) -> None:
         """Close the pool's connections; those held by claims close when the claims end."""

@@ -13,7 +13,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from proletarian.adapters.clocks import SystemClock
-from proletarian.adapters.common import DEFAULT_LEASE, check_limit, encode, new_token
+from proletarian.adapters.common import DEFAULT_LEASE, encode, new_token, prune_in_batches
 from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.redis.claim import RedisClaim
 from proletarian.adapters.redis.codec import fields, from_micros, load_payload, micros, text, to_job
@@ -200,17 +200,9 @@ class RedisStore:
         """Deletes in batches of PRUNE_BATCH, one script each, so Redis is never blocked long;
         the whole prune is therefore not atomic (each job's deletion is)."""
         cutoff = micros(self.clock.now() - older_than)
-        left = check_limit(limit)
-        total = 0
-        while left is None or left > 0:
-            batch = PRUNE_BATCH if left is None else min(left, PRUNE_BATCH)
-            deleted = int(self._call("prune", cutoff, batch))
-            total += deleted
-            if left is not None:
-                left -= deleted
-            if deleted < batch:
-                break
-        return total
+        return prune_in_batches(
+            lambda batch: int(self._call("prune", cutoff, batch)), limit, PRUNE_BATCH
+        )
 
     def install_schema(self) -> None:
         """Nothing to create in Redis; loads the scripts, so an unsupported server (before
