@@ -1,11 +1,11 @@
 """A worker process over the test MariaDB tables, for tests that kill or run several processes:
 `python -m tests.fault.mysql_worker --tables JOB ARCHIVED_JOB EFFECT [--threads N] [--hang]`.
 
-It prints "ready" once started. Every handler first records its run in the effect table through
-`ctx.connection`, so the row commits only with the job's success. A job whose payload action is
-"hang" then prints "started <job id>" and never returns when the worker was given --hang (it
-succeeds otherwise). SIGTERM stops the worker gracefully; the exit status is 0 if every thread
-stopped in time.
+It prints "ready" as its worker starts. Every handler first records its run in the effect
+table through `ctx.connection`, so the row commits only with the job's success. A job whose
+payload action is "hang" then prints "started <job id>" and never returns when the worker was
+given --hang (it succeeds otherwise). SIGTERM stops the worker gracefully; the exit status is 0
+if every thread stopped in time.
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ def main() -> None:
         polling_interval=timedelta(milliseconds=50),
         shutdown_timeout=timedelta(seconds=10),
     )
-    worker.start()
+    # "ready" first: a job due already may print its lines (or kill this process) at once.
     print("ready", flush=True)
+    worker.start()
     stop.wait()
     stopped = worker.stop()
     store.close()

@@ -1,7 +1,7 @@
 """A worker process over the PostgreSQL test schema, for tests that kill or run several
 processes: `python -m tests.fault.postgres_worker [--threads N] [--hang]`.
 
-It prints "ready" once started, "started <job id>" when a handler begins, and
+It prints "ready" as its worker starts, "started <job id>" when a handler begins, and
 "job_succeeded <job id> <attempt>" after each success is committed. Handlers (advanced mode)
 record the run through ctx.connection, in the job's own transaction:
 `INSERT INTO <test schema>.run (job_id, pid)`, so a run row exists exactly when the job's
@@ -68,8 +68,9 @@ def main() -> None:
         shutdown_timeout=timedelta(seconds=5),
         log=log,
     )
-    worker.start()
+    # "ready" first: a job due already may print its lines (or kill this process) at once.
     say("ready")
+    worker.start()
     stop.wait()
     worker.stop()
     store.close()

@@ -1,7 +1,7 @@
 """A worker process over a SQLite file, for tests that kill or run several processes:
 `python -m tests.fault.sqlite_worker DB [--lease SECONDS] [--threads N]`.
 
-It prints "ready" once started, then one line per job event, "<event> <job id> <attempt>"
+It prints "ready" as its worker starts, then one line per job event, "<event> <job id> <attempt>"
 (job_claimed, job_succeeded, job_retry_scheduled, job_failed, job_abandoned), each printed after
 the store call it reports. Handlers act on the payload's "action":
 
@@ -73,8 +73,9 @@ def main() -> None:
         retry=RetryPolicy(retries=1),
         log=log,
     )
-    worker.start()
+    # "ready" first: a job due already may print its lines (or kill this process) at once.
     say("ready")
+    worker.start()
     stop.wait()
     worker.stop()
     store.close()
