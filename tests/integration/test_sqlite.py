@@ -4,6 +4,7 @@ ctx.connection, the schema, configuration, and error translation."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -393,6 +394,41 @@ def test_locked_database_is_store_unavailable(path: Path) -> None:
         with pytest.raises(StoreUnavailable, match="database is locked") as caught:
             proletarian.enqueue(store, "t", None)
         assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+        other.execute("ROLLBACK")
+        proletarian.enqueue(store, "t", None)
+        assert ready(store) == 1
+    finally:
+        other.close()
+        store.close()
+
+
+def test_first_use_waits_while_another_connection_holds_a_new_file(path: Path) -> None:
+    """A store opening a new file while another process writes it in rollback mode (as a peer
+    does for a moment while switching it to WAL) waits for it, instead of failing at once as
+    SQLite's own WAL switch does; then it switches the file to WAL and works."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    done = threading.Timer(0.2, other.execute, ("ROLLBACK",))
+    done.start()
+    store = SQLiteStore(path)
+    try:
+        proletarian.enqueue(store, "t", None)
+        assert ready(store) == 1
+        assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        done.join()
+        other.close()
+        store.close()
+
+
+def test_first_use_of_a_held_new_file_gives_up_after_busy_timeout(path: Path) -> None:
+    """If the new file stays held past busy_timeout, the store says it is unavailable."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    store = SQLiteStore(path, busy_timeout=timedelta(milliseconds=50))
+    try:
+        with pytest.raises(StoreUnavailable, match="database is locked"):
+            proletarian.enqueue(store, "t", None)
         other.execute("ROLLBACK")
         proletarian.enqueue(store, "t", None)
         assert ready(store) == 1

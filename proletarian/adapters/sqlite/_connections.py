@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,25 @@ def translate(path: str) -> Iterator[None]:
         ):
             raise StoreUnavailable(f"SQLite database {path} is unavailable: {exc}") from exc
         raise StoreError(f"SQLite database {path}: {type(exc).__name__}: {exc}") from exc
+
+
+def _use_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Put the database in WAL mode: readers never block the writer nor each other, across
+    processes. Switching a new file (still in rollback mode) to WAL needs it to itself for a
+    moment, and SQLite fails that at once instead of waiting: a process opening the file while
+    another one switches it or writes its tables waits here, up to `busy_timeout`."""
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 class Handle:
@@ -93,8 +113,7 @@ class Connections:
                 check_same_thread=False,
             )
             try:
-                # WAL: readers never block the writer nor each other, across processes.
-                conn.execute("PRAGMA journal_mode=WAL")
+                _use_wal(conn, self.busy_timeout)
                 conn.execute(f"PRAGMA synchronous={self.synchronous}")
             except BaseException:
                 conn.close()
