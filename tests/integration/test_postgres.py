@@ -394,6 +394,36 @@ def test_claims_over_several_queues_follow_claim_order_and_skip_held_jobs(
     claim.succeed()
 
 
+@pytest.mark.parametrize("queues", [["default"], ["default", "other"]])
+def test_a_claim_does_not_read_scheduled_jobs_of_a_more_urgent_priority(
+    store: PostgresStore, queues: list[str]
+) -> None:
+    """The claim walks the index one priority at a time, so 20,000 CRITICAL jobs scheduled for
+    later are not read on the way to the due NORMAL job: the blocks one claim reads stay few
+    however many jobs wait (one walk in claim order read them all, every claim)."""
+    scheduled = NewJob(
+        "t", None, priority=proletarian.Priority.CRITICAL, process_in=timedelta(hours=1)
+    )
+    proletarian.enqueue_many(store, [scheduled] * 20_000)
+    due = proletarian.enqueue(store, "t", None)
+    single = len(queues) == 1
+    statement = store._sql.claim_one if single else store._sql.claim_any
+    with psycopg.connect(TEST_URL) as conn:
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(SCHEMA, "job")))
+        params = (queues[0] if single else queues, SystemClock().now())
+        ((plan,),) = conn.execute(
+            b"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, params
+        ).fetchall()
+        conn.rollback()
+    top = plan[0]["Plan"]
+    assert top["Actual Rows"] == 1
+    assert top["Shared Hit Blocks"] + top["Shared Read Blocks"] < 50
+    claim = store.claim(queues, worker_id="w")
+    assert claim is not None
+    assert claim.job.id == due
+    claim.abandon()
+
+
 # -- other names, ids and pools -----------------------------------------------------------------
 
 

@@ -45,7 +45,8 @@ def claim_batch(
         try:
             cursor = borrowed.conn.cursor(row_factory=tuple_row)
             if len(names) == 1:
-                cursor.execute(sql.claim_batch_one, (names[0], now, limit))
+                # The limit caps the walk of each priority and the whole batch.
+                cursor.execute(sql.claim_batch_one, (names[0], now, limit, limit))
             else:
                 cursor.execute(sql.claim_batch_any, (names, now, limit))
             found = cursor.fetchall()
