@@ -20,6 +20,7 @@ from proletarian import (
     JobContext,
     JobStatus,
     NewJob,
+    Priority,
     QueueWorker,
     RetryPolicy,
     StoreError,
@@ -27,6 +28,7 @@ from proletarian import (
 )
 from proletarian.adapters.ids import DatabaseIds
 from proletarian.adapters.sqlite import SQLiteStore
+from proletarian.adapters.sqlite._sql import to_text
 from proletarian.testing import ManualClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -277,6 +279,34 @@ def test_connection_of_a_lost_claim_raises_claim_lost(path: Path) -> None:
 
 
 # -- schema and configuration --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("queues", [["default"], ["default", "other"]])
+def test_a_claim_does_not_read_scheduled_jobs_of_a_more_urgent_priority(
+    store: SQLiteStore, path: Path, queues: list[str]
+) -> None:
+    """The claim enters each queue's index once per priority, so 20,000 CRITICAL jobs scheduled
+    for later are not read on the way to the due NORMAL job: the work of one pick, counted in
+    SQLite's virtual machine steps, stays small however many jobs wait."""
+    scheduled = NewJob("t", None, priority=Priority.CRITICAL, process_in=timedelta(hours=1))
+    proletarian.enqueue_many(store, [scheduled] * 20_000)
+    due = proletarian.enqueue(store, "t", None)
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1000
+        return 0
+
+    conn = sqlite3.connect(path)
+    try:
+        conn.set_progress_handler(count, 1000)
+        now = to_text(store.clock.now())
+        rows = conn.execute(store._sql.pick(len(queues)), (*queues, now, now)).fetchall()
+    finally:
+        conn.close()
+    assert [row[0] for row in rows] == [due]
+    assert steps < 20_000
 
 
 def test_schema_file_is_the_packaged_copy() -> None:

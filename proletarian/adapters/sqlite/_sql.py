@@ -32,6 +32,9 @@ COLUMNS = (
     "error_type, error_message, error_traceback"
 )
 
+# The priorities, as the rows of a VALUES list.
+PRIORITIES = ", ".join(f"({priority.value})" for priority in Priority)
+
 # In tables.sql only table and index names are double-quoted, and each index name starts with
 # its table's name, so renaming the tables is a substitution of quoted names.
 _QUOTED_NAME = re.compile(r'"(archived_job|job)(_\w+)?"')
@@ -113,13 +116,25 @@ class Statements:
 
     def pick(self, queue_count: int) -> str:
         """Parameters: the queues, now, now. The most urgent due job that no lease holds (a job
-        whose lease expired is due again), and whether it had a lease: then it is reclaimed."""
-        queues = ", ".join("?" * queue_count)
+        whose lease expired is due again), and whether it had a lease: then it is reclaimed.
+
+        Each queue's index is entered once per priority for its first free due job, and the
+        best of those few is taken. One walk in (priority, process_at) order would pass over
+        every job scheduled for later at a more urgent priority (100,000 of them made a claim
+        take 19 ms instead of 0.4), and over several queues it would sort all their due jobs.
+        """
+        queues = ", ".join(["(?)"] * queue_count)
+        picked = ", ".join(f"j.{column}" for column in COLUMNS.split(", "))
         return (
-            f"SELECT {COLUMNS}, locked_by IS NOT NULL FROM {self.job_table} "
-            f"WHERE queue IN ({queues}) AND process_at <= ? "
+            f"SELECT {picked}, j.locked_by IS NOT NULL "
+            f"FROM (SELECT column1 AS queue FROM (VALUES {queues})) AS wanted "
+            f"CROSS JOIN (SELECT column1 AS priority FROM (VALUES {PRIORITIES})) AS p "
+            f"JOIN {self.job_table} AS j ON j.job_id = ("
+            f"SELECT job_id FROM {self.job_table} "
+            "WHERE queue = wanted.queue AND priority = p.priority AND process_at <= ? "
             "AND (locked_until IS NULL OR locked_until <= ?) "
-            "ORDER BY priority, process_at, job_id LIMIT 1"
+            "ORDER BY process_at, job_id LIMIT 1) "
+            "ORDER BY j.priority, j.process_at, j.job_id LIMIT 1"
         )
 
     @property
