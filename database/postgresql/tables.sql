@@ -10,25 +10,29 @@
 
 CREATE SCHEMA IF NOT EXISTS proletarian;
 
--- Jobs waiting on a queue. A running job stays here, its row locked (FOR UPDATE) by the open
--- transaction of the worker that claimed it; its outcome archives or updates it in that
--- transaction.
+-- Jobs waiting on a queue. A running job stays here: with transactional claims (the default)
+-- its row is locked (FOR UPDATE) by the open transaction of the worker that claimed it, and its
+-- outcome archives or updates it in that transaction; with leased claims
+-- (PostgresStore(lease=...)) locked_by and locked_until hold it instead.
 CREATE TABLE IF NOT EXISTS proletarian.job (
     job_id          uuid        PRIMARY KEY,          -- UUIDv7 by default: time-ordered
     queue           text        NOT NULL,
     job_type        text        NOT NULL,
     payload         text        NOT NULL,             -- the serializer's output (JSON by default)
     priority        smallint    NOT NULL,             -- 0 CRITICAL, 1 HIGH, 2 NORMAL, 3 LOW
-    attempts        integer     NOT NULL DEFAULT 0,   -- finished attempts (retries so far)
+    attempts        integer     NOT NULL DEFAULT 0,   -- attempts made; a leased one counts at claim
     enqueued_at     timestamptz NOT NULL,
     process_at      timestamptz NOT NULL,             -- due time
     meta            text        NOT NULL DEFAULT '',  -- JSON object of strings, '' when empty
     error_type      text,                             -- the last failed attempt's error
     error_message   text,
-    error_traceback text
+    error_traceback text,
+    locked_by       text,                             -- leased claims: the holder's token
+    locked_until    timestamptz                       -- leased claims: the lease's expiry
 );
 
--- The claim walks this index in claim order: priority, due time, then id (enqueue order).
+-- The claim walks this index in claim order, once per priority: due time, then id (enqueue
+-- order).
 CREATE INDEX IF NOT EXISTS job_claim_idx
     ON proletarian.job (queue, priority, process_at, job_id);
 

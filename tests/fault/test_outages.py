@@ -23,7 +23,7 @@ import proletarian
 from proletarian import JobStatus, NewJob, QueueWorker, StoreUnavailable
 from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.mysql import MySQLStore
-from proletarian.adapters.postgres import PostgresListener, PostgresStore
+from proletarian.adapters.postgres import PostgresLeasedClaim, PostgresListener, PostgresStore
 from proletarian.adapters.postgres.claim import PostgresClaim
 from proletarian.adapters.redis import RedisStore
 from proletarian.ports.store import QueueStore
@@ -229,7 +229,9 @@ class WatchedStore(PostgresStore):
         self.listens.put(None)
         return listener
 
-    def claim(self, queues: Sequence[str], *, worker_id: str) -> PostgresClaim | None:
+    def claim(
+        self, queues: Sequence[str], *, worker_id: str
+    ) -> PostgresClaim | PostgresLeasedClaim | None:
         try:
             return super().claim(queues, worker_id=worker_id)
         finally:

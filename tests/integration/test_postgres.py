@@ -410,7 +410,8 @@ def test_a_claim_does_not_read_scheduled_jobs_of_a_more_urgent_priority(
     statement = store._sql.claim_one if single else store._sql.claim_any
     with psycopg.connect(TEST_URL) as conn:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(SCHEMA, "job")))
-        params = (queues[0] if single else queues, SystemClock().now())
+        wanted = {"queue": queues[0]} if single else {"queues": queues}
+        params = {**wanted, "now": SystemClock().now()}
         ((plan,),) = conn.execute(
             b"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, params
         ).fetchall()

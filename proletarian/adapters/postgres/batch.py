@@ -45,10 +45,10 @@ def claim_batch(
         try:
             cursor = borrowed.conn.cursor(row_factory=tuple_row)
             if len(names) == 1:
-                # The limit caps the walk of each priority and the whole batch.
-                cursor.execute(sql.claim_batch_one, (names[0], now, limit, limit))
+                params = {"queue": names[0], "now": now, "limit": limit}
+                cursor.execute(sql.claim_batch_one, params)
             else:
-                cursor.execute(sql.claim_batch_any, (names, now, limit))
+                cursor.execute(sql.claim_batch_any, {"queues": names, "now": now, "limit": limit})
             found = cursor.fetchall()
         except BaseException:
             borrowed.give_back()

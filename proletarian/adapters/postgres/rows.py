@@ -13,7 +13,7 @@ from proletarian.ports.serializer import Serializer
 # Positions in a row of statements.JOB_COLUMNS, then get_job's extra columns.
 ID, QUEUE, JOB_TYPE, PAYLOAD, PRIORITY, ATTEMPTS, ENQUEUED_AT, PROCESS_AT, META = range(9)
 ERROR_TYPE, ERROR_MESSAGE, ERROR_TRACEBACK = 9, 10, 11
-STATUS, STARTED_AT, FINISHED_AT, RUNNING = 12, 13, 14, 15
+STATUS, STARTED_AT, FINISHED_AT, RUNNING, LEASED = 12, 13, 14, 15, 16
 
 
 def decoded(serializer: Serializer, row: tuple[Any, ...]) -> tuple[Any, JobError | None]:
@@ -24,14 +24,23 @@ def decoded(serializer: Serializer, row: tuple[Any, ...]) -> tuple[Any, JobError
         return None, JobError(type="SerializationError", message=str(exc))
 
 
-def to_job(row: tuple[Any, ...], *, payload: Any, status: JobStatus, archived: bool = False) -> Job:
+def to_job(
+    row: tuple[Any, ...],
+    *,
+    payload: Any,
+    status: JobStatus,
+    archived: bool = False,
+    counted: bool = False,
+) -> Job:
+    """`counted`: the row's attempts include the running one (a leased claim counts it when it
+    claims); a Job's `attempts` never do."""
     return Job(
         id=str(row[ID]),
         queue=row[QUEUE],
         job_type=row[JOB_TYPE],
         payload=payload,
         priority=Priority(row[PRIORITY]),
-        attempts=row[ATTEMPTS],
+        attempts=row[ATTEMPTS] - 1 if counted else row[ATTEMPTS],
         enqueued_at=utc(row[ENQUEUED_AT]),
         process_at=utc(row[PROCESS_AT]),
         status=status,

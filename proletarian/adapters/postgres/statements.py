@@ -6,6 +6,8 @@ Times are always parameters from the store's clock, never the server's now().
 
 from __future__ import annotations
 
+import re
+
 import attrs
 from psycopg import sql
 
@@ -18,13 +20,14 @@ JOB_COLUMNS = (
     "error_type, error_message, error_traceback"
 )
 
-# A queued job is running when the transaction that locked its row (the row's xmax) is still
-# open: every transaction holds an exclusive lock on its own id until it ends. This reads the
-# lock table instead of probing with FOR UPDATE SKIP LOCKED, which would write a lock into
-# every row inspected and make claims skip those rows meanwhile.
+# A queued job is running while a leased claim's lease lasts, or while the transaction that
+# locked its row (the row's xmax) is still open: every transaction holds an exclusive lock on
+# its own id until it ends. This reads the lock table instead of probing with FOR UPDATE SKIP
+# LOCKED, which would write a lock into every row inspected and make claims skip those rows
+# meanwhile.
 RUNNING = (
-    "xmax IN (SELECT transactionid FROM pg_locks "
-    "WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted)"
+    "(coalesce(locked_until > %(now)s, false) OR xmax IN (SELECT transactionid FROM pg_locks "
+    "WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted))"
 )
 
 _ENQUEUE = """
@@ -60,6 +63,11 @@ FROM STDIN
 """
 _NOTIFY_QUEUES = "SELECT count(pg_notify(%s, queue)) FROM unnest(%s::text[]) AS q(queue)"
 
+# A job is due when its time has come and no live lease (a leased claim's) holds it.
+DUE = "process_at <= %(now)s AND (locked_until IS NULL OR locked_until <= %(now)s)"
+
+_NAMED = re.compile(r"%\((\w+)\)s")
+
 # The priorities in claim order, as an SQL array.
 PRIORITIES = "ARRAY[{}]::smallint[]".format(
     ", ".join(str(priority.value) for priority in sorted(Priority, key=lambda p: p.value))
@@ -76,7 +84,7 @@ _CLAIM_ONE = """
 SELECT claimed.* FROM unnest({priorities}) AS p(priority)
 CROSS JOIN LATERAL (
     SELECT {columns} FROM {job}
-    WHERE queue = %s AND priority = p.priority AND process_at <= %s
+    WHERE queue = %(queue)s AND priority = p.priority AND {due}
     ORDER BY process_at, job_id
     LIMIT {limit}
     FOR UPDATE SKIP LOCKED
@@ -88,24 +96,26 @@ LIMIT {limit}
 # would sort every due job of the queues on each claim), so each queue's index is walked, per
 # priority as above, for its most urgent due jobs, and the best of those not locked by another
 # claim is taken. A job is missed only while more than CANDIDATES_PER_QUEUE claims hold the
-# head of its queue at once.
+# head of its queue at once. The outer WHERE says again that the job is due and free: a
+# candidate another claim took (or retried for later) in the meantime is rechecked by it when
+# its row is locked, and passed over.
 CANDIDATES_PER_QUEUE = 100
 _CLAIM_ANY = """
 SELECT {columns} FROM {job}
 WHERE job_id = ANY(ARRAY(
     SELECT candidate.job_id
-    FROM unnest(%s::text[]) AS wanted(queue)
+    FROM unnest(%(queues)s::text[]) AS wanted(queue)
     CROSS JOIN LATERAL (
         SELECT by_priority.job_id FROM unnest({priorities}) AS p(priority)
         CROSS JOIN LATERAL (
             SELECT job_id FROM {job}
-            WHERE queue = wanted.queue AND priority = p.priority AND process_at <= %s
+            WHERE queue = wanted.queue AND priority = p.priority AND {due}
             ORDER BY process_at, job_id
             LIMIT {candidates}
         ) AS by_priority
         LIMIT {candidates}
     ) AS candidate
-))
+)) AND {due}
 ORDER BY priority, process_at, job_id
 LIMIT {limit}
 FOR UPDATE SKIP LOCKED
@@ -148,15 +158,17 @@ SELECT (SELECT count(*) FROM archived) + (SELECT count(*) FROM retried)
 """
 
 # Success and final failure: archive and delete in one statement, in the claim's transaction.
+# A transactional claim counts its attempt here; a leased one counted it when it claimed, and
+# writes only while its token still holds the job ({held}).
 _ARCHIVE = """
 WITH moved AS (
-    DELETE FROM {job} WHERE job_id = %(job_id)s
+    DELETE FROM {job} WHERE job_id = %(job_id)s{held}
     RETURNING job_id, queue, job_type, payload, priority, attempts, enqueued_at, process_at, meta
 )
 INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts, enqueued_at,
                             process_at, meta, status, started_at, finished_at,
                             error_type, error_message, error_traceback)
-SELECT job_id, queue, job_type, payload, priority, attempts + 1, enqueued_at, process_at, meta,
+SELECT job_id, queue, job_type, payload, priority, {attempts}, enqueued_at, process_at, meta,
        %(status)s, %(started_at)s, %(finished_at)s,
        %(error_type)s, %(error_message)s, %(error_traceback)s
 FROM moved
@@ -164,17 +176,47 @@ FROM moved
 
 _RETRY = """
 UPDATE {job}
-SET attempts = attempts + 1, process_at = %(process_at)s,
+SET {count}process_at = %(process_at)s,
     error_type = %(error_type)s, error_message = %(error_message)s,
     error_traceback = %(error_traceback)s
-WHERE job_id = %(job_id)s
+WHERE job_id = %(job_id)s{held}
 """
 
+# A leased claim: the job picked as a claim picks it (a job whose lease expired is due again,
+# and is then reclaimed), leased to a token and counted, in one autocommitted statement.
+_LEASE = """
+WITH picked AS (
+    {pick}
+)
+UPDATE {job} AS j
+SET locked_by = %(token)s, locked_until = %(until)s, attempts = j.attempts + 1
+FROM picked WHERE j.job_id = picked.job_id
+RETURNING {returned}, picked.reclaimed
+"""
+
+_RENEW = """
+UPDATE {job} SET locked_until = %(until)s WHERE job_id = %(job_id)s AND locked_by = %(token)s
+"""
+
+# Giving a leased job back uncounted, as a rolled-back transactional claim is.
+_RELEASE = """
+UPDATE {job} SET locked_by = NULL, locked_until = NULL, attempts = attempts - 1
+WHERE job_id = %(job_id)s AND locked_by = %(token)s
+"""
+
+# The handler's transaction of a leased claim locks the job's row while its token holds it, so
+# the outcome commits with the handler's writes.
+_HOLD = """
+SELECT 1 FROM {job} WHERE job_id = %(job_id)s AND locked_by = %(token)s FOR UPDATE
+"""
+
+# The last column tells a job running under a lease: its attempt is already counted.
 _GET_JOB = """
-SELECT {columns}, NULL::text, NULL::timestamptz, NULL::timestamptz, {running}
+SELECT {columns}, NULL::text, NULL::timestamptz, NULL::timestamptz, {running},
+       coalesce(locked_until > %(now)s, false)
 FROM {job} WHERE job_id = %(job_id)s
 UNION ALL
-SELECT {columns}, status, started_at, finished_at, false
+SELECT {columns}, status, started_at, finished_at, false, false
 FROM {archived_job} WHERE job_id = %(job_id)s
 """
 
@@ -213,10 +255,15 @@ WITH moved AS (
 SELECT pg_notify(%(channel)s, queue) FROM requeued
 """
 
-# The locking subquery finds nothing for a running job (its row is locked), so it is refused.
+# The locking subquery finds nothing for a running job (its row is locked, or a lease holds
+# it), so it is refused.
 _CANCEL = """
 DELETE FROM {job}
-WHERE job_id = (SELECT job_id FROM {job} WHERE job_id = %s FOR UPDATE SKIP LOCKED)
+WHERE job_id = (
+    SELECT job_id FROM {job}
+    WHERE job_id = %(job_id)s AND (locked_until IS NULL OR locked_until <= %(now)s)
+    FOR UPDATE SKIP LOCKED
+)
 """
 
 # LIMIT NULL is no limit. The archive index on finished_at serves the subquery.
@@ -288,14 +335,16 @@ def server_definitions(names: Names, *, bigint_ids: bool) -> dict[str, tuple[str
         "columns": sql.SQL(JOB_COLUMNS),
         "candidates": sql.Literal(CANDIDATES_PER_QUEUE),
         "priorities": sql.SQL(PRIORITIES),
+        "due": sql.SQL(DUE),
         "limit": sql.SQL("1"),
     }
 
     def render(template: str) -> bytes:
-        numbered = template.strip()
-        for number in range(1, numbered.count("%s") + 1):
-            numbered = numbered.replace("%s", f"${number}", 1)
-        return sql.SQL(numbered).format(**parts).as_bytes()
+        """Named parameters become $1, $2, ... in the order they first appear."""
+        numbered = sql.SQL(template.strip()).format(**parts).as_string()
+        for number, name in enumerate(dict.fromkeys(_NAMED.findall(numbered)), 1):
+            numbered = numbered.replace(f"%({name})s", f"${number}")
+        return numbered.encode()
 
     return {
         "claim_one": ("text, timestamptz", render(_CLAIM_ONE)),
@@ -331,6 +380,13 @@ class Statements:
     write_outcomes: bytes
     archive: bytes
     retry: bytes
+    lease_one: bytes
+    lease_any: bytes
+    leased_archive: bytes
+    leased_retry: bytes
+    renew: bytes
+    release: bytes
+    hold: bytes
     get_job: bytes
     stats: bytes
     retry_failed: bytes
@@ -352,11 +408,28 @@ class Statements:
             "id_array": sql.SQL("" if bigint_ids else "%s::uuid[], "),
             "candidates": sql.Literal(CANDIDATES_PER_QUEUE),
             "priorities": sql.SQL(PRIORITIES),
+            "due": sql.SQL(DUE),
+            "held": sql.SQL(""),
+            "attempts": sql.SQL("attempts + 1"),
+            "count": sql.SQL("attempts = attempts + 1, "),
         }
         enqueue_many_values = "" if bigint_ids else "u.job_id, "
 
         def render(template: str, **extra: sql.Composable) -> bytes:
-            return sql.SQL(template.strip()).format(**{**parts, **extra}).as_bytes()
+            return composed(template, **extra).as_bytes()
+
+        def composed(template: str, **extra: sql.Composable) -> sql.Composed:
+            return sql.SQL(template.strip()).format(**{**parts, **extra})
+
+        def lease(pick: str) -> bytes:
+            picked = sql.SQL("job_id, locked_by IS NOT NULL AS reclaimed")
+            return render(
+                _LEASE,
+                pick=composed(pick, columns=picked, limit=sql.SQL("1")),
+                returned=sql.SQL(", ".join(f"j.{name}" for name in JOB_COLUMNS.split(", "))),
+            )
+
+        held = sql.SQL(" AND locked_by = %(token)s")
 
         return cls(
             enqueue=render(_ENQUEUE),
@@ -370,13 +443,22 @@ class Statements:
             claim_one=render(_CLAIM_ONE, limit=sql.SQL("1")),
             claim_any=render(_CLAIM_ANY, limit=sql.SQL("1")),
             # Batch mode: the same claims, up to a limit of jobs at once, in claim order.
-            claim_batch_one=render(_CLAIM_ONE, limit=sql.SQL("%s")),
-            claim_batch_any=render(_CLAIM_ANY, limit=sql.SQL("%s")),
+            claim_batch_one=render(_CLAIM_ONE, limit=sql.SQL("%(limit)s")),
+            claim_batch_any=render(_CLAIM_ANY, limit=sql.SQL("%(limit)s")),
             write_outcomes=render(
                 _WRITE_OUTCOMES, id_type=sql.SQL("bigint" if bigint_ids else "uuid")
             ),
             archive=render(_ARCHIVE),
             retry=render(_RETRY),
+            lease_one=lease(_CLAIM_ONE),
+            lease_any=lease(_CLAIM_ANY),
+            leased_archive=render(_ARCHIVE, held=held, attempts=sql.SQL("attempts")),
+            leased_retry=render(
+                _RETRY, held=held, count=sql.SQL("locked_by = NULL, locked_until = NULL, ")
+            ),
+            renew=render(_RENEW),
+            release=render(_RELEASE),
+            hold=render(_HOLD),
             get_job=render(_GET_JOB),
             stats=render(_STATS),
             retry_failed=render(_RETRY_FAILED),

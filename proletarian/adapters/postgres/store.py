@@ -22,6 +22,7 @@ from proletarian.adapters.postgres.claim import PostgresClaim
 from proletarian.adapters.postgres.connections import Borrowed, autocommitted
 from proletarian.adapters.postgres.enqueueing import PreparedEnqueue, prepare
 from proletarian.adapters.postgres.errors import translated
+from proletarian.adapters.postgres.leased import PostgresLeasedClaim, lease_job
 from proletarian.adapters.postgres.listener import PostgresListener
 from proletarian.adapters.postgres.prepared import ServerStatements
 from proletarian.adapters.postgres.schema import DEFAULT_SCHEMA, Names, ddl_statements
@@ -40,6 +41,10 @@ class PostgresStore:
 
     Claims are transactional (see PostgresClaim): each holds a pool connection for the whole
     job, so the pool needs at least as many connections as worker threads, plus producers.
+    With `lease` (a timedelta) they are leases instead (see PostgresLeasedClaim), for jobs
+    too long to hold a transaction open: no connection is held while a handler runs, the
+    worker's heartbeat renews the lease, and a crashed worker's job comes back once its lease
+    expires, as its next attempt. Every store on one table should use the same kind.
     Every method is safe to call from several threads at once. Each operation is one statement
     (one round trip); enqueue notifies the store's channel in the same transaction.
 
@@ -62,6 +67,7 @@ class PostgresStore:
         archived_job_table: str = "archived_job",
         channel: str | None = None,
         server_prepared: bool = True,
+        lease: timedelta | None = None,
     ) -> None:
         if not isinstance(pool, ConnectionPool):
             raise ConfigurationError(
@@ -85,6 +91,9 @@ class PostgresStore:
             if server_prepared
             else None
         )
+        if lease is not None and (not isinstance(lease, timedelta) or lease <= timedelta(0)):
+            raise ConfigurationError(f"lease must be a positive timedelta or None, got {lease!r}")
+        self.lease = lease
         self._owns_pool = False
 
     @classmethod
@@ -186,14 +195,30 @@ class PostgresStore:
 
     # -- claim ---------------------------------------------------------------------------------
 
-    def claim(self, queues: Sequence[str], *, worker_id: str) -> PostgresClaim | None:
+    def claim(
+        self, queues: Sequence[str], *, worker_id: str
+    ) -> PostgresClaim | PostgresLeasedClaim | None:
         """Lock the most urgent due job in a new transaction and hand it out with that
         transaction open (see PostgresClaim). BEGIN and the claim go in one round trip, as a
-        statement prepared on the server (see prepared.py)."""
+        statement prepared on the server (see prepared.py). With `lease`, lease it instead
+        (see PostgresLeasedClaim)."""
+        if self.lease is not None:
+            return lease_job(
+                self.pool,
+                self._sql,
+                serializer=self.serializer,
+                clock=self.clock,
+                lease=self.lease,
+                queues=queues,
+                worker_id=worker_id,
+            )
         now = self.clock.now()
         names = list(queues)
+        # In the order of the server-prepared statement's $1, $2.
         key, params = (
-            ("claim_one", (names[0], now)) if len(names) == 1 else ("claim_any", (names, now))
+            ("claim_one", {"queue": names[0], "now": now})
+            if len(names) == 1
+            else ("claim_any", {"queues": names, "now": now})
         )
         with translated("claim"):
             borrowed = Borrowed(self.pool, autocommit=self._server is not None)
@@ -218,30 +243,38 @@ class PostgresStore:
         )
 
     def _claim_row(
-        self, conn: psycopg.Connection[Any], key: str, params: tuple[Any, ...]
+        self, conn: psycopg.Connection[Any], key: str, params: dict[str, Any]
     ) -> tuple[Any, ...] | None:
         if self._server is None:
             query = self._sql.claim_one if key == "claim_one" else self._sql.claim_any
             return conn.cursor(row_factory=tuple_row).execute(query, params).fetchone()
         try:
-            return self._server.run(conn, b"BEGIN; ", key, params).fetchone()
+            return self._server.run(conn, b"BEGIN; ", key, tuple(params.values())).fetchone()
         except psycopg.errors.InvalidSqlStatementName:
             # Our statements were deallocated behind our back (DISCARD ALL, DEALLOCATE ALL):
             # nothing was claimed; prepare them again and claim once more.
             self._server.forget(conn)
             conn.rollback()
-            return self._server.run(conn, b"BEGIN; ", key, params).fetchone()
+            return self._server.run(conn, b"BEGIN; ", key, tuple(params.values())).fetchone()
 
     def claim_batch(
         self, queues: Sequence[str], *, worker_id: str, limit: int
-    ) -> list[PostgresBatchClaim]:
+    ) -> Sequence[PostgresBatchClaim | PostgresLeasedClaim]:
         """Lock up to `limit` due jobs in one new transaction and hand them out with it open
         (batch mode, see proletarian.adapters.postgres.batch): one savepoint per handler that
         asks for the connection, every outcome written and committed together when the last
-        claim ends, the whole batch rolled back by `abandon`. Raises ConfigurationError for a
-        `limit` below 1."""
+        claim ends, the whole batch rolled back by `abandon`. With `lease`, up to `limit`
+        leased claims, each on its own. Raises ConfigurationError for a `limit` below 1."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigurationError(f"limit must be an int >= 1, got {limit!r}")
+        if self.lease is not None:
+            leased: list[PostgresLeasedClaim] = []
+            while len(leased) < limit:
+                claim = self.claim(queues, worker_id=worker_id)
+                if not isinstance(claim, PostgresLeasedClaim):
+                    break
+                leased.append(claim)
+            return leased
         return claim_batch(
             self.pool,
             self._sql,
@@ -254,20 +287,25 @@ class PostgresStore:
     # -- inspection and operations -------------------------------------------------------------
 
     def get_job(self, job_id: str) -> Job | None:
-        """A queued job is RUNNING while a claim's open transaction holds its row lock."""
+        """A queued job is RUNNING while a claim's open transaction holds its row lock, or
+        while its lease lasts."""
         key = self._key(job_id)
         if key is None:
             return None
         now = self.clock.now()
         with autocommitted(self.pool, "get_job") as conn:
             cursor = conn.cursor(row_factory=tuple_row)
-            found = cursor.execute(self._sql.get_job, {"job_id": key}).fetchone()
+            found = cursor.execute(self._sql.get_job, {"job_id": key, "now": now}).fetchone()
         if found is None:
             return None
         payload, _ = rows.decoded(self.serializer, found)
         status = rows.status_of(found, now)
         return rows.to_job(
-            found, payload=payload, status=status, archived=found[rows.STATUS] is not None
+            found,
+            payload=payload,
+            status=status,
+            archived=found[rows.STATUS] is not None,
+            counted=found[rows.LEASED],
         )
 
     def stats(self) -> dict[str, QueueStats]:
@@ -304,8 +342,9 @@ class PostgresStore:
         key = self._key(job_id)
         if key is None:
             return False
+        params = {"job_id": key, "now": self.clock.now()}
         with autocommitted(self.pool, "cancel") as conn:
-            return conn.execute(self._sql.cancel, (key,)).rowcount == 1
+            return conn.execute(self._sql.cancel, params).rowcount == 1
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         cutoff = self.clock.now() - older_than
