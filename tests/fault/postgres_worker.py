@@ -1,11 +1,14 @@
 """A worker process over the PostgreSQL test schema, for tests that kill or run several
-processes: `python -m tests.fault.postgres_worker [--threads N] [--hang]`.
+processes: `python -m tests.fault.postgres_worker [--threads N] [--hang] [--lease SECONDS]
+[--retries N]`.
 
 It prints "ready" as its worker starts, "started <job id>" when a handler begins, and
-"job_succeeded <job id> <attempt>" after each success is committed. Handlers (advanced mode)
-record the run through ctx.connection, in the job's own transaction:
+"<event> <job id> <attempt>" after each job_succeeded, job_failed or job_abandoned. Handlers
+(advanced mode) record the run through ctx.connection, in the job's own transaction:
 `INSERT INTO <test schema>.run (job_id, pid)`, so a run row exists exactly when the job's
-success committed. With --hang, a job whose payload is {"hang": true} never returns.
+success committed. With --hang, a job whose payload is {"hang": true} never returns; a job
+whose payload is {"kill": true} SIGKILLs this very process. --lease makes the store's claims
+leases of that many seconds; --retries gives jobs that many retries (default none).
 SIGTERM stops the worker gracefully.
 """
 
@@ -21,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from proletarian import Job, JobContext, QueueWorker
+from proletarian import Job, JobContext, QueueWorker, RetryPolicy
 from proletarian.adapters.postgres import PostgresStore
 from tests.fixtures.postgres import SCHEMA, TEST_URL
 
@@ -34,8 +37,8 @@ def say(line: str) -> None:
 
 
 def log(event: str, data: Mapping[str, Any]) -> None:
-    if event == "job_succeeded":
-        say(f"job_succeeded {data['job_id']} {data['attempt']}")
+    if event in ("job_succeeded", "job_failed", "job_abandoned"):
+        say(f"{event} {data['job_id']} {data['attempt']}")
 
 
 def handler(hang: bool) -> Any:
@@ -43,6 +46,8 @@ def handler(hang: bool) -> Any:
         say(f"started {job.id}")
         if hang and job.payload.get("hang"):
             threading.Event().wait()
+        if job.payload.get("kill"):
+            os.kill(os.getpid(), signal.SIGKILL)
         assert isinstance(ctx.connection, psycopg.Connection)
         ctx.connection.execute(
             f"INSERT INTO {SCHEMA}.run (job_id, pid) VALUES (%s, %s)", (job.id, os.getpid())
@@ -55,8 +60,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--hang", action="store_true")
+    parser.add_argument("--lease", type=float, default=None)
+    parser.add_argument("--retries", type=int, default=0)
     args = parser.parse_args()
-    store = PostgresStore.connect(TEST_URL, schema=SCHEMA, max_size=args.threads + 1)
+    lease = None if args.lease is None else timedelta(seconds=args.lease)
+    store = PostgresStore.connect(TEST_URL, schema=SCHEMA, max_size=args.threads + 1, lease=lease)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     worker = QueueWorker(
@@ -64,6 +72,7 @@ def main() -> None:
         handler(args.hang),
         threads=args.threads,
         handler_mode="advanced",
+        retry=RetryPolicy(retries=args.retries),
         polling_interval=timedelta(milliseconds=200),
         shutdown_timeout=timedelta(seconds=5),
         log=log,

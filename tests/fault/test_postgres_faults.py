@@ -4,6 +4,7 @@ its handler's writes committed exactly once."""
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
@@ -81,6 +82,58 @@ def test_job_of_a_killed_worker_process_is_done_by_the_next_once(store: Postgres
     assert job is not None
     assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1)
     assert_each_done_once([job_id, *others])
+
+
+def test_leased_job_of_a_killed_worker_is_done_by_another_after_its_lease(
+    store: PostgresStore,
+) -> None:
+    """With leased claims, a job whose worker is SIGKILLed mid-run comes back once its lease
+    expires; another worker runs it as its second attempt, and it is archived once."""
+    job_id = proletarian.enqueue(store, "t", {"hang": True})
+    leased = ("--lease", "1", "--retries", "1")
+    with worker_processes() as workers:
+        victim = workers.start("--hang", *leased)
+        assert workers.expect("started") == (victim, ["started", job_id])
+        others = proletarian.enqueue_many(
+            store, [NewJob(job_type="t", payload={"i": i}) for i in range(20)]
+        )
+        workers.kill(victim)
+        rescuer = workers.start("--threads", "2", *leased)
+        finished: dict[str, int] = {}
+        for _ in range(len(others) + 1):
+            index, words = workers.expect("job_succeeded")
+            assert index == rescuer
+            finished[words[1]] = finished.get(words[1], 0) + 1
+        assert workers.stop(rescuer) == 0
+    assert finished == dict.fromkeys([job_id, *others], 1)
+    job = store.get_job(job_id)
+    assert job is not None
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 2)
+    assert_each_done_once([job_id, *others])
+
+
+def test_leased_job_that_kills_every_worker_ends_failed_as_abandoned(store: PostgresStore) -> None:
+    """With leased claims a job that SIGKILLs each worker running it runs out of attempts: the
+    worker that claims it after its two allowed attempts fails it as "Abandoned"."""
+    job_id = proletarian.enqueue(store, "t", {"kill": True})
+    leased = ("--lease", "1", "--retries", "1")
+    with worker_processes() as workers:
+        for _ in range(2):
+            worker = workers.start(*leased)
+            assert workers.expect("started") == (worker, ["started", job_id])
+            assert workers.wait(worker) == -signal.SIGKILL
+        last = workers.start(*leased)
+        assert workers.expect("job_abandoned") == (last, ["job_abandoned", job_id, "3"])
+        assert workers.expect("job_failed") == (last, ["job_failed", job_id, "3"])
+        assert workers.stop(last) == 0
+    job = store.get_job(job_id)
+    assert job is not None
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert job.error.type == "Abandoned"
+    assert job.attempts == 3
+    assert count(f"SELECT count(*) FROM {SCHEMA}.run") == [(0,)]
+    assert count(f"SELECT count(*) FROM {SCHEMA}.job") == [(0,)]
 
 
 class SucceededLog(CapturingLog):
