@@ -167,6 +167,21 @@ def test_transactional_claims_pass_over_leased_jobs(
     assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 2)
 
 
+def test_leased_claims_pass_over_jobs_a_transaction_holds(
+    store: PostgresStore, clock: ManualClock
+) -> None:
+    """A leased claim skips a job whose row a transactional claim has locked, and takes it once
+    that claim gave it back."""
+    job_id = proletarian.enqueue(store, "t", None)
+    strict = PostgresStore(store.pool, schema=SCHEMA, clock=clock)
+    held = strict.claim(["default"], worker_id="strict")
+    assert held is not None
+    for queues in (["default"], ["default", "other"]):
+        assert store.claim(queues, worker_id="w") is None
+    held.abandon()
+    assert leased(store).job.id == job_id
+
+
 @pytest.mark.parametrize("lease", [timedelta(0), timedelta(seconds=-1), 30])
 def test_lease_must_be_a_positive_timedelta(lease: Any) -> None:
     """A lease that is not a positive timedelta is refused before connecting."""

@@ -44,7 +44,8 @@ class PostgresStore:
     With `lease` (a timedelta) they are leases instead (see PostgresLeasedClaim), for jobs
     too long to hold a transaction open: no connection is held while a handler runs, the
     worker's heartbeat renews the lease, and a crashed worker's job comes back once its lease
-    expires, as its next attempt. Every store on one table should use the same kind.
+    expires, as its next attempt. Stores of both kinds may share a table: each passes over
+    the jobs the other holds.
     Every method is safe to call from several threads at once. Each operation is one statement
     (one round trip); enqueue notifies the store's channel in the same transaction.
 
