@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import traceback
+from datetime import timedelta
 from typing import Any
 
 from bench.common import System
@@ -21,6 +22,7 @@ SYSTEMS = (
     "floor-pipeline",
     "proletarian",
     "proletarian-batch",
+    "proletarian-leased",
     "procrastinate",
     "pgqueuer",
     "mysql",
@@ -50,6 +52,8 @@ def system(name: str, batch_size: int) -> System:
         return Ours("postgres")
     if name == "proletarian-batch":
         return Ours("postgres", batch_size=batch_size)
+    if name == "proletarian-leased":
+        return Ours("postgres", lease=timedelta(seconds=30))
     return Ours(name)
 
 

@@ -34,6 +34,7 @@ POSTGRES_SYSTEMS = (
     "floor-pipeline",
     "proletarian",
     "proletarian-batch",
+    "proletarian-leased",
     "procrastinate",
     "pgqueuer",
 )
@@ -43,6 +44,7 @@ MEASURED = (
     "floor",
     "proletarian",
     "proletarian-batch",
+    "proletarian-leased",
     "pgqueuer",
     "procrastinate",
     "floor-plain",
@@ -55,6 +57,7 @@ LABELS = {
     "floor-pipeline": "raw SQL floor, psycopg pipeline mode (2 round trips per job)",
     "proletarian": "proletarian, strict (1 job per transaction)",
     "proletarian-batch": "proletarian, batch mode (K={batch} jobs per transaction)",
+    "proletarian-leased": "proletarian, leased claims (lease=30 s, 2 statements per job)",
     "procrastinate": "procrastinate {procrastinate}",
     "pgqueuer": "pgqueuer {pgqueuer}",
     "mysql": "proletarian on MariaDB",
@@ -65,6 +68,7 @@ LABELS = {
 # Rows that measure only some metrics: batch mode and the pipelined floor change only drains.
 ONLY_METRICS = {
     "proletarian-batch": {"drain"},
+    "proletarian-leased": {"drain"},
     "floor-plain": {"drain"},
     "floor-pipeline": {"drain"},
 }

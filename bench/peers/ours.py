@@ -37,11 +37,13 @@ POLLING_WITHOUT_NOTIFY = timedelta(seconds=0.1)
 
 class Ours:
     """proletarian over the store `kind` (postgres, mysql, sqlite, redis, memory). With
-    `batch_size` > 1 the worker claims that many jobs per transaction (batch mode)."""
+    `batch_size` > 1 the worker claims that many jobs per transaction (batch mode); with
+    `lease`, PostgreSQL claims are leases."""
 
-    def __init__(self, kind: str, *, batch_size: int = 1) -> None:
+    def __init__(self, kind: str, *, batch_size: int = 1, lease: timedelta | None = None) -> None:
         self.kind = kind
         self.batch_size = batch_size
+        self.lease = lease
 
     # -- the metrics -------------------------------------------------------------------------
 
@@ -162,7 +164,8 @@ class Ours:
         with contextlib.ExitStack() as stack:
             opener = _OPENERS[self.kind]
             if self.kind == "postgres":
-                yield stack.enter_context(_postgres(min_size=1 if producer else 8))
+                opened = _postgres(min_size=1 if producer else 8, lease=self.lease)
+                yield stack.enter_context(opened)
             else:
                 yield stack.enter_context(opener())
 
@@ -218,12 +221,12 @@ def _transactions() -> int:
 
 
 @contextlib.contextmanager
-def _postgres(min_size: int = 8) -> Iterator[QueueStore]:
+def _postgres(min_size: int = 8, lease: timedelta | None = None) -> Iterator[QueueStore]:
     from proletarian.adapters.postgres import PostgresStore
 
     reset_pg_schema(PG_SCHEMA)
     url = f"{PG_URL}?application_name=bench-{PG_SCHEMA}"
-    store = PostgresStore.connect(url, schema=PG_SCHEMA, min_size=min_size, max_size=8)
+    store = PostgresStore.connect(url, schema=PG_SCHEMA, min_size=min_size, max_size=8, lease=lease)
     try:
         store.install_schema()
         yield store

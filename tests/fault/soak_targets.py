@@ -161,6 +161,14 @@ class PostgresTarget:
             self._conn.close()
 
 
+class PostgresLeasedTarget(PostgresTarget):
+    """The same schema and faults, for workers whose PostgresStore leases its claims (the plan
+    gives the lease)."""
+
+    kind = "postgres_leased"
+    leased = True
+
+
 # -- MariaDB -------------------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ import pytest
 from tests.fault.soak import Figures, Plan, run_soak
 from tests.fault.soak_targets import (
     MySQLTarget,
+    PostgresLeasedTarget,
     PostgresTarget,
     RedisTarget,
     SQLiteTarget,
@@ -36,8 +37,20 @@ pytestmark = [pytest.mark.fault, pytest.mark.soak]
 # four two to three minutes (jobs/s measured there under this chaos, idle machine to loaded:
 # PostgreSQL 680 to 340, MariaDB 500 to 225, SQLite 1,100 to 760, Redis 1,300 to 820); and the
 # seconds a job may take on average before the soak fails, about four times the slowest.
-JOBS = {"postgres": 35_000, "mysql": 10_000, "sqlite": 25_000, "redis": 25_000}
-SECONDS_PER_JOB = {"postgres": 0.012, "mysql": 0.018, "sqlite": 0.005, "redis": 0.005}
+JOBS = {
+    "postgres": 35_000,
+    "postgres_leased": 10_000,
+    "mysql": 10_000,
+    "sqlite": 25_000,
+    "redis": 25_000,
+}
+SECONDS_PER_JOB = {
+    "postgres": 0.012,
+    "postgres_leased": 0.012,
+    "mysql": 0.018,
+    "sqlite": 0.005,
+    "redis": 0.005,
+}
 
 
 def sized(request: pytest.FixtureRequest, store: str) -> tuple[int, float]:
@@ -59,6 +72,16 @@ def seed() -> int:
 def postgres() -> Iterator[PostgresTarget]:
     try:
         target = PostgresTarget()
+        yield target
+        target.close()
+    finally:
+        ensure_postgres_up()
+
+
+@pytest.fixture
+def postgres_leased() -> Iterator[PostgresLeasedTarget]:
+    try:
+        target = PostgresLeasedTarget()
         yield target
         target.close()
     finally:
@@ -91,6 +114,30 @@ def test_postgres_soak_under_chaos(
     )
     figures = run_soak(postgres, plan, tmp_path, seed=seed)
     assert_chaos_happened(figures, restarts=1)
+
+
+def test_postgres_leased_soak_under_chaos(
+    postgres_leased: PostgresLeasedTarget,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    seed: int,
+) -> None:
+    """The same soak on PostgreSQL with leased claims (1.5 s): SIGKILLed workers' jobs come
+    back when their leases lapse, workers paused past their lease lose their claims, and
+    backends are terminated under running leases and handler transactions."""
+    count, seconds = sized(request, "postgres_leased")
+    plan = Plan(
+        jobs=count,
+        lease=1.5,
+        kill_every=3.0,
+        disrupt_every=1.0,
+        pause_every=6.0,
+        pause_for=3.0,
+        deadline=seconds,
+    )
+    figures = run_soak(postgres_leased, plan, tmp_path, seed=seed)
+    assert_chaos_happened(figures, restarts=0)
+    assert figures.pauses >= 1
 
 
 def test_mariadb_soak_under_chaos(
