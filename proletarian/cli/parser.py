@@ -78,6 +78,14 @@ def build() -> Parser:
         help="seconds running jobs get to finish after a stop signal (default: 10)",
     )
     work.add_argument(
+        "--lease",
+        type=values.positive_seconds,
+        default=None,
+        metavar="S",
+        help="lease claims for S seconds: leased claims on PostgreSQL (for long jobs), the "
+        "lease length on SQLite and Redis (default: transactional claims; 30 s leases)",
+    )
+    work.add_argument(
         "--handler-mode",
         choices=("default", "advanced"),
         default="default",

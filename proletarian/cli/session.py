@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 from proletarian.cli.errors import CliError, UsageError
@@ -24,12 +25,12 @@ def store_url(given: str | None) -> str:
 
 
 @contextmanager
-def opened(url: str) -> Iterator[QueueStore]:
-    """The store for `url`, closed at exit. A missing driver is a one-line error (exit 1);
-    a bad URL raises ConfigurationError and an unreachable server StoreUnavailable, which
-    `main` reports."""
+def opened(url: str, **options: Any) -> Iterator[QueueStore]:
+    """The store for `url` with `options`, closed at exit. A missing driver is a one-line error
+    (exit 1); a bad URL raises ConfigurationError and an unreachable server StoreUnavailable,
+    which `main` reports."""
     try:
-        store = open_store(url)
+        store = open_store(url, **options)
     except ImportError as exc:
         raise CliError(f"{exc} (needed for {redact(url)})") from exc
     try:

@@ -7,12 +7,12 @@ import logging
 import sys
 from datetime import timedelta
 
-from proletarian.cli.errors import FAILURE, OK, CliError
+from proletarian.cli.errors import FAILURE, OK, CliError, UsageError
 from proletarian.cli.loading import load_handler
 from proletarian.cli.session import opened, store_url
 from proletarian.cli.signals import StopSignals
 from proletarian.core.errors import StoreError, StoreUnavailable
-from proletarian.core.urls import redact
+from proletarian.core.urls import kind_of, redact
 from proletarian.ports.store import QueueStore
 from proletarian.worker.queue_worker import QueueWorker
 
@@ -31,7 +31,12 @@ def run_worker(args: argparse.Namespace) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    with opened(url) as store:
+    options = {}
+    if args.lease is not None:
+        if kind_of(url) == "mysql":
+            raise UsageError("--lease: MySQL claims are transactional; it has no leased claims")
+        options["lease"] = timedelta(seconds=args.lease)
+    with opened(url, **options) as store:
         _probe(store, url)
         worker = QueueWorker(
             store,

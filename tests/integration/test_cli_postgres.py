@@ -158,14 +158,16 @@ def test_unreachable_server_hides_the_password(capsys: pytest.CaptureFixture[str
     assert "s3cret-pw" not in err
 
 
+@pytest.mark.parametrize("claims", [[], ["--lease", "30"]], ids=["transactional", "leased"])
 def test_worker_process_works_the_queue_and_stops_on_sigterm(
-    url: str, store: PostgresStore
+    url: str, store: PostgresStore, claims: list[str]
 ) -> None:
-    """`proletarian worker` on PostgreSQL runs every job, then exits 0 on SIGTERM."""
+    """`proletarian worker` on PostgreSQL runs every job once, then exits 0 on SIGTERM; with
+    --lease, through leased claims."""
     ids = store.enqueue_many([NewJob(job_type="t", payload={"n": n}) for n in range(30)])
     process = subprocess.Popen(
         [sys.executable, "-m", "proletarian", "worker", HANDLER,
-         "--url", url, "--threads", "2", "--log-level", "warning"],
+         "--url", url, "--threads", "2", "--log-level", "warning", *claims],
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
@@ -179,6 +181,7 @@ def test_worker_process_works_the_queue_and_stops_on_sigterm(
         _, err = process.communicate(timeout=DEADLINE)
         assert process.returncode == 0, err
         assert "worker stopped" in err
+        assert {job.attempts for job in map(store.get_job, ids) if job is not None} == {1}
     finally:
         if process.poll() is None:
             process.kill()

@@ -455,3 +455,25 @@ def test_worker_on_an_unreachable_store_fails_at_once(capsys: pytest.CaptureFixt
         "sqlite:////nonexistent/dir/jobs.db",
     )
     one_line_error(result, 1, "store unavailable")
+
+
+@pytest.mark.parametrize(
+    ("lease", "fragment"),
+    [("0", "more than 0 seconds"), ("soon", "soon")],
+)
+def test_worker_lease_must_be_positive_seconds(
+    capsys: pytest.CaptureFixture[str], lease: str, fragment: str
+) -> None:
+    """--lease takes a positive number of seconds."""
+    result = run(capsys, "worker", "tests.unit.test_cli:claimed", "--url", "memory://",
+                 "--lease", lease)  # fmt: skip
+    one_line_error(result, 2, fragment)
+
+
+def test_worker_lease_on_mysql_is_refused_before_connecting(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """MySQL has no leased claims: --lease there is a usage error, and no server is asked."""
+    result = run(capsys, "worker", "tests.unit.test_cli:claimed",
+                 "--url", "mysql://root@127.0.0.1:1/none", "--lease", "30")  # fmt: skip
+    one_line_error(result, 2, "MySQL claims are transactional")
