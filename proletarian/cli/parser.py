@@ -83,7 +83,8 @@ def build() -> Parser:
         default=None,
         metavar="S",
         help="lease claims for S seconds: leased claims on PostgreSQL (for long jobs), the "
-        "lease length on SQLite and Redis (default: transactional claims; 30 s leases)",
+        "lease length on SQLite, Redis and memory:// (default: transactional claims on "
+        "PostgreSQL, 30 s leases elsewhere)",
     )
     work.add_argument(
         "--handler-mode",

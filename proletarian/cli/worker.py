@@ -31,7 +31,7 @@ def run_worker(args: argparse.Namespace) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    options = {}
+    options: dict[str, timedelta] = {}
     if args.lease is not None:
         if kind_of(url) == "mysql":
             raise UsageError("--lease: MySQL claims are transactional; it has no leased claims")

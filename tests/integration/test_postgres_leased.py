@@ -14,8 +14,10 @@ import pytest
 from psycopg import sql
 
 import proletarian
-from proletarian import ClaimLost, JobError, JobStatus
+from proletarian import ClaimLost, JobError, JobStatus, NewJob, StoreUnavailable
 from proletarian.adapters.postgres import PostgresLeasedClaim, PostgresStore
+from proletarian.adapters.postgres import leased as leased_module
+from proletarian.adapters.postgres import store as store_module
 from proletarian.core.errors import TransactionAborted
 from proletarian.testing import ManualClock
 from tests.fixtures.postgres import APPLICATION, SCHEMA, TEST_URL, admin, open_store
@@ -113,6 +115,10 @@ def test_an_open_handler_transaction_keeps_the_job_past_its_lease(
     write_effect(claim)
     clock.advance(LEASE * 2)
     assert store.claim(["default"], worker_id="other") is None
+    running = store.get_job(job_id)
+    assert running is not None
+    assert (running.status, running.attempts) == (JobStatus.RUNNING, 0)
+    claim.renew()  # nothing to renew, and nothing waited for
     claim.succeed()
     assert effects() == [(job_id, 1)]
 
@@ -180,6 +186,71 @@ def test_leased_claims_pass_over_jobs_a_transaction_holds(
         assert store.claim(queues, worker_id="w") is None
     held.abandon()
     assert leased(store).job.id == job_id
+
+
+def test_renewing_never_waits_for_a_row_another_transaction_locked(
+    store: PostgresStore,
+) -> None:
+    """Only a claim taking over an expired lease locks a leased job's row: renewing then says
+    the lease is lost at once instead of waiting (the heartbeat renews every lease of the
+    worker, and must not stall on one)."""
+    job_id = proletarian.enqueue(store, "t", None)
+    claim = leased(store)
+    with psycopg.connect(TEST_URL) as other:
+        other.execute(f"SELECT 1 FROM {SCHEMA}.job WHERE job_id = %s FOR UPDATE", (job_id,))
+        with pytest.raises(ClaimLost):
+            claim.renew()
+        with pytest.raises(ClaimLost):
+            write_effect(claim)
+        other.rollback()
+    claim.succeed()
+
+
+def test_an_expired_lease_taken_over_by_a_transactional_claim_is_lost(
+    store: PostgresStore, clock: ManualClock
+) -> None:
+    """A transactional claim that takes a job whose lease expired sees it as reclaimed, and
+    its retry clears the lease: the first holder can neither renew nor end the job."""
+    job_id = proletarian.enqueue(store, "t", None)
+    first = leased(store, "slow")
+    clock.advance(LEASE)
+    strict = PostgresStore(store.pool, schema=SCHEMA, clock=clock)
+    second = strict.claim(["default"], worker_id="strict")
+    assert second is not None
+    assert second.reclaimed is True
+    second.retry_at(clock.now() + LEASE * 10, JobError(type="E", message="m"))
+    with pytest.raises(ClaimLost):
+        first.renew()
+    with pytest.raises(ClaimLost):
+        first.succeed()
+    job = store.get_job(job_id)
+    assert job is not None
+    assert (job.status, job.attempts) == (JobStatus.SCHEDULED, 2)
+
+
+def test_a_failed_lease_batch_gives_back_what_it_took(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If a batch's second lease fails, the first is given back uncounted before the error
+    propagates: nobody would renew or end it."""
+    job_ids = proletarian.enqueue_many(store, [NewJob("t", None), NewJob("t", None)])
+    real = leased_module.lease_job
+    calls = 0
+
+    def failing_second(*args: Any, **kwargs: Any) -> PostgresLeasedClaim | None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise StoreUnavailable("down")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "lease_job", failing_second)
+    with pytest.raises(StoreUnavailable):
+        store.claim_batch(["default"], worker_id="w", limit=2)
+    for job_id in job_ids:
+        job = store.get_job(job_id)
+        assert job is not None
+        assert (job.status, job.attempts) == (JobStatus.READY, 0)
 
 
 @pytest.mark.parametrize("lease", [timedelta(0), timedelta(seconds=-1), 30])

@@ -13,6 +13,8 @@ from psycopg_pool import ConnectionPool
 import proletarian
 from proletarian import ClaimLost, JobStatus
 from proletarian.adapters.postgres import PostgresStore
+from proletarian.adapters.postgres.schema import Names
+from proletarian.adapters.postgres.statements import server_definitions
 from tests.fixtures.postgres import SCHEMA, TEST_URL, reset
 
 
@@ -120,3 +122,18 @@ def test_without_server_prepared_statements(pool: ConnectionPool[Any]) -> None:
         ).fetchone()
     assert sorted(written) == sorted([(ok, 1), (once, 2)])
     assert names == (0,)
+
+
+def test_prepared_claims_number_their_parameters_as_the_store_passes_them() -> None:
+    """The store passes (queue or queues, now) to the prepared claims: named parameters are
+    numbered by first appearance, so the queue is $1 and every use of the time is $2."""
+    names = Names.of(schema="s", job_table="job", archived_job_table="archived_job", channel=None)
+    definitions = server_definitions(names, bigint_ids=False)
+    for key, queue in (("claim_one", "queue = $1"), ("claim_any", "unnest($1::text[])")):
+        types, body = definitions[key]
+        text = body.decode()
+        assert types.split(", ")[1] == "timestamptz"
+        assert queue in text
+        assert "process_at <= $2" in text
+        assert "%(" not in text
+        assert "$3" not in text

@@ -140,15 +140,14 @@ class PostgresBatchClaim:
     savepoint, if it opened one); the batch writes every outcome when the last is recorded.
     `abandon` gives the whole batch back. Not shared between threads."""
 
-    # A dead worker's batch is rolled back, never left half-done: no claim is a reclaim.
-    reclaimed: bool = False
-
     def __init__(self, batch: PostgresBatch, row: tuple[Any, ...], serializer: Serializer) -> None:
         self._batch = batch
         self._key = row[rows.ID]
         self._savepoint = False
         self._ended = False
         payload, self.decode_error = rows.decoded(serializer, row)
+        # As for PostgresClaim: counted only if a leased claim held the job last.
+        self.reclaimed = bool(row[rows.RECLAIMED])
         self.job: Job = rows.to_job(row, payload=payload, status=JobStatus.RUNNING)
 
     @property

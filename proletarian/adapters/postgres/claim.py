@@ -26,9 +26,6 @@ class PostgresClaim:
     again at once. Not shared between threads.
     """
 
-    # A dead worker's attempt is rolled back, never left half-done: no claim is a reclaim.
-    reclaimed: bool = False
-
     def __init__(
         self,
         borrowed: Borrowed,
@@ -49,6 +46,9 @@ class PostgresClaim:
         self._started_at = started_at
         self._savepoint = False
         self.decode_error = decode_error
+        # A dead worker's transaction is rolled back, its attempt uncounted: only a job whose
+        # lease expired (a leased claim's, on a table both kinds share) comes back counted.
+        self.reclaimed = bool(row[rows.RECLAIMED])
         self.job: Job = rows.to_job(row, payload=payload, status=JobStatus.RUNNING)
 
     @property

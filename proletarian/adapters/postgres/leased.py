@@ -3,6 +3,7 @@ handler runs (PostgresStore(lease=...))."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,12 +47,12 @@ def lease_job(
         found = conn.cursor(row_factory=tuple_row).execute(query, params).fetchone()
     if found is None:
         return None
-    *row, reclaimed = found
-    payload, decode_error = rows.decoded(serializer, tuple(row))
+    row, reclaimed = found[:-1], found[-1]
+    payload, decode_error = rows.decoded(serializer, row)
     return PostgresLeasedClaim(
         pool,
         sql,
-        tuple(row),
+        row,
         token,
         clock=clock,
         lease=lease,
@@ -74,7 +75,9 @@ class PostgresLeasedClaim:
     the job's row (checking the token) and sets a savepoint, and the outcome is written and
     committed in it, so the handler's writes commit with success and are rolled back before a
     retry or failure. While it is open the row lock keeps every other claim away, so the lease
-    is not renewed. Used by one thread, except `renew`, which the heartbeat calls.
+    is not renewed. Used by one thread, except `renew`, which the heartbeat calls: a lock keeps
+    it from running while the handler's transaction begins or the outcome starts, since it
+    would wait for the handler's row lock (and hold up every other lease the worker renews).
     """
 
     def __init__(
@@ -101,6 +104,8 @@ class PostgresLeasedClaim:
         self._started_at = started_at
         self._key = row[rows.ID]
         self._held: Borrowed | None = None  # the handler's transaction, once asked for
+        self._ended = False  # an outcome was attempted: nothing left to renew
+        self._lock = threading.Lock()
         self.job: Job = rows.to_job(row, payload=payload, status=JobStatus.RUNNING, counted=True)
 
     @property
@@ -111,16 +116,21 @@ class PostgresLeasedClaim:
     def connection(self) -> psycopg.Connection[Any]:
         """The handler's transaction, begun on first access. Raises ClaimLost if the lease was
         lost before it could begin. Do not commit or roll it back yourself: the outcome does."""
-        if self._held is None:
-            self._held = self._begin()
-        return self._held.conn
+        with self._lock:
+            if self._held is None:
+                self._held = self._begin()
+            return self._held.conn
 
     def _begin(self) -> Borrowed:
         with translated("connection"):
             borrowed = Borrowed(self._pool, autocommit=False)
             try:
                 conn = borrowed.conn
-                if conn.execute(self._sql.hold, self._ids()).fetchone() is None:
+                try:
+                    held = conn.execute(self._sql.hold, self._ids()).fetchone()
+                except psycopg.errors.LockNotAvailable as exc:
+                    raise self._lost() from exc
+                if held is None:
                     raise self._lost()
                 conn.execute(statements.SAVEPOINT)
             except BaseException:
@@ -130,49 +140,57 @@ class PostgresLeasedClaim:
 
     def renew(self) -> None:
         """Push the lease's expiry a lease past now, if this claim still holds the job."""
-        if self._held is not None:
-            return
-        params = {**self._ids(), "until": self._clock.now() + self._lease}
-        with autocommitted(self._pool, "renew") as conn:
-            if conn.execute(self._sql.renew, params).rowcount != 1:
-                raise self._lost()
+        with self._lock:
+            if self._held is not None or self._ended:
+                return
+            params = {**self._ids(), "until": self._clock.now() + self._lease}
+            with autocommitted(self._pool, "renew") as conn:
+                if conn.execute(self._sql.renew, params).rowcount != 1:
+                    raise self._lost()
 
     def succeed(self) -> None:
-        self._end("succeed", self._sql.leased_archive, self._archived("succeeded", None), True)
+        params = self._archived("succeeded", None)
+        self._end("succeed", self._sql.leased_archive, params, keep_writes=True)
 
     def retry_at(self, when: datetime, error: JobError) -> None:
         params = {**self._ids(), "process_at": when, **_error(error)}
-        self._end("retry", self._sql.leased_retry, params, False)
+        self._end("retry", self._sql.leased_retry, params, keep_writes=False)
 
     def fail(self, error: JobError) -> None:
-        self._end("fail", self._sql.leased_archive, self._archived("failed", error), False)
+        params = self._archived("failed", error)
+        self._end("fail", self._sql.leased_archive, params, keep_writes=False)
 
     def abandon(self) -> None:
         """Give the job back as it was: due again, this attempt not counted."""
-        self._end("abandon", self._sql.release, self._ids(), False)
+        self._end("abandon", self._sql.release, self._ids(), keep_writes=False)
 
-    def _end(self, action: str, statement: bytes, params: dict[str, Any], keep: bool) -> None:
+    def _end(
+        self, action: str, statement: bytes, params: dict[str, Any], *, keep_writes: bool
+    ) -> None:
         """Write the outcome in the handler's transaction (closing its savepoint first) or, if
         it never asked for one, in an autocommitted statement. Like every write of a leased
         claim it is conditional on the token: once the job is lost, or ended, it raises
         ClaimLost."""
-        held = self._held
+        with self._lock:
+            held = self._held
+            if keep_writes and held is not None and _aborted(held.conn):
+                # The claim stays held, so the worker can record this as the attempt's error.
+                raise TransactionAborted(
+                    f"job {self.job.id} can't succeed: a statement the handler ran on "
+                    "ctx.connection failed and aborted the transaction, and the handler went on"
+                )
+            self._held = None
+            self._ended = True
         if held is None:
             with autocommitted(self._pool, action) as conn:
                 if conn.execute(statement, params).rowcount != 1:
                     raise self._lost()
             return
         conn = held.conn
-        if keep and conn.info.transaction_status == TransactionStatus.INERROR:
-            # The claim stays held, so the worker can record this as the attempt's error.
-            raise TransactionAborted(
-                f"job {self.job.id} can't succeed: a statement the handler ran on "
-                "ctx.connection failed and aborted the transaction, and the handler went on"
-            )
-        self._held = None
         try:
             with translated(action):
-                conn.execute(statements.RELEASE if keep else statements.ROLLBACK_AND_RELEASE)
+                end = statements.RELEASE if keep_writes else statements.ROLLBACK_AND_RELEASE
+                conn.execute(end)
                 if conn.execute(statement, params).rowcount != 1:
                     raise self._lost()
                 conn.commit()
@@ -196,6 +214,10 @@ class PostgresLeasedClaim:
 
     def __repr__(self) -> str:
         return f"<PostgresLeasedClaim job={self.job.id} attempt={self.job.attempt}>"
+
+
+def _aborted(conn: psycopg.Connection[Any]) -> bool:
+    return conn.info.transaction_status == TransactionStatus.INERROR
 
 
 def _error(error: JobError | None) -> dict[str, Any]:

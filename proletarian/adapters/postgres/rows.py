@@ -14,6 +14,8 @@ from proletarian.ports.serializer import Serializer
 ID, QUEUE, JOB_TYPE, PAYLOAD, PRIORITY, ATTEMPTS, ENQUEUED_AT, PROCESS_AT, META = range(9)
 ERROR_TYPE, ERROR_MESSAGE, ERROR_TRACEBACK = 9, 10, 11
 STATUS, STARTED_AT, FINISHED_AT, RUNNING, LEASED = 12, 13, 14, 15, 16
+# A claim's row (statements.CLAIM_COLUMNS) ends with whether a leased claim held the job last.
+RECLAIMED = 12
 
 
 def decoded(serializer: Serializer, row: tuple[Any, ...]) -> tuple[Any, JobError | None]:

@@ -19,14 +19,19 @@ JOB_COLUMNS = (
     "job_id, queue, job_type, payload, priority, attempts, enqueued_at, process_at, meta, "
     "error_type, error_message, error_traceback"
 )
+# A claim's row: the job, and whether a leased claim held it last (its worker died, its
+# attempt was counted: the job is reclaimed).
+CLAIM_COLUMNS = f"{JOB_COLUMNS}, locked_by IS NOT NULL"
 
 # A queued job is running while a leased claim's lease lasts, or while the transaction that
 # locked its row (the row's xmax) is still open: every transaction holds an exclusive lock on
 # its own id until it ends. This reads the lock table instead of probing with FOR UPDATE SKIP
 # LOCKED, which would write a lock into every row inspected and make claims skip those rows
 # meanwhile.
+# Whether a leased claim's lease still holds the job; a job with no lease is free.
+LEASE_LIVE = "coalesce(locked_until > %(now)s, false)"
 RUNNING = (
-    "(coalesce(locked_until > %(now)s, false) OR xmax IN (SELECT transactionid FROM pg_locks "
+    f"({LEASE_LIVE} OR xmax IN (SELECT transactionid FROM pg_locks "
     "WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted))"
 )
 
@@ -64,11 +69,12 @@ FROM STDIN
 _NOTIFY_QUEUES = "SELECT count(pg_notify(%s, queue)) FROM unnest(%s::text[]) AS q(queue)"
 
 # A job is due when its time has come and no live lease (a leased claim's) holds it.
-DUE = "process_at <= %(now)s AND (locked_until IS NULL OR locked_until <= %(now)s)"
+DUE = f"process_at <= %(now)s AND NOT {LEASE_LIVE}"
 
 _NAMED = re.compile(r"%\((\w+)\)s")
 
-# The priorities in claim order, as an SQL array.
+# The priorities as an SQL array, most urgent first: the claims below walk the index once per
+# element, in this order, so the order of the array is the claim order.
 PRIORITIES = "ARRAY[{}]::smallint[]".format(
     ", ".join(str(priority.value) for priority in sorted(Priority, key=lambda p: p.value))
 )
@@ -148,7 +154,8 @@ WITH outcome AS (
     RETURNING 1
 ), retried AS (
     UPDATE {job} AS j
-    SET attempts = j.attempts + 1, process_at = o.process_at, error_type = o.error_type,
+    SET attempts = j.attempts + 1, locked_by = NULL, locked_until = NULL,
+        process_at = o.process_at, error_type = o.error_type,
         error_message = o.error_message, error_traceback = o.error_traceback
     FROM outcome AS o
     WHERE j.job_id = o.job_id AND o.status = 'retry'
@@ -159,7 +166,8 @@ SELECT (SELECT count(*) FROM archived) + (SELECT count(*) FROM retried)
 
 # Success and final failure: archive and delete in one statement, in the claim's transaction.
 # A transactional claim counts its attempt here; a leased one counted it when it claimed, and
-# writes only while its token still holds the job ({held}).
+# writes only while its token still holds the job ({held}). A retry clears any lease, so an
+# earlier holder whose lease expired can't end the job.
 _ARCHIVE = """
 WITH moved AS (
     DELETE FROM {job} WHERE job_id = %(job_id)s{held}
@@ -176,7 +184,7 @@ FROM moved
 
 _RETRY = """
 UPDATE {job}
-SET {count}process_at = %(process_at)s,
+SET {count_attempt}locked_by = NULL, locked_until = NULL, process_at = %(process_at)s,
     error_type = %(error_type)s, error_message = %(error_message)s,
     error_traceback = %(error_traceback)s
 WHERE job_id = %(job_id)s{held}
@@ -194,8 +202,14 @@ FROM picked WHERE j.job_id = picked.job_id
 RETURNING {returned}, picked.reclaimed
 """
 
+# A row another transaction has locked is not waited for: a live lease is never locked by
+# another claim (their WHERE passes over it), so the lease was lost to one that took it.
 _RENEW = """
-UPDATE {job} SET locked_until = %(until)s WHERE job_id = %(job_id)s AND locked_by = %(token)s
+UPDATE {job} SET locked_until = %(until)s
+WHERE job_id = (
+    SELECT job_id FROM {job} WHERE job_id = %(job_id)s AND locked_by = %(token)s
+    FOR UPDATE SKIP LOCKED
+)
 """
 
 # Giving a leased job back uncounted, as a rolled-back transactional claim is.
@@ -205,15 +219,16 @@ WHERE job_id = %(job_id)s AND locked_by = %(token)s
 """
 
 # The handler's transaction of a leased claim locks the job's row while its token holds it, so
-# the outcome commits with the handler's writes.
+# the outcome commits with the handler's writes. NOWAIT, as for renewing: another transaction
+# locks the row only to take a job whose lease expired.
 _HOLD = """
-SELECT 1 FROM {job} WHERE job_id = %(job_id)s AND locked_by = %(token)s FOR UPDATE
+SELECT 1 FROM {job} WHERE job_id = %(job_id)s AND locked_by = %(token)s FOR UPDATE NOWAIT
 """
 
-# The last column tells a job running under a lease: its attempt is already counted.
+# The last column tells a running job a leased claim holds: its attempt is already counted.
 _GET_JOB = """
 SELECT {columns}, NULL::text, NULL::timestamptz, NULL::timestamptz, {running},
-       coalesce(locked_until > %(now)s, false)
+       locked_by IS NOT NULL AND {running}
 FROM {job} WHERE job_id = %(job_id)s
 UNION ALL
 SELECT {columns}, status, started_at, finished_at, false, false
@@ -261,7 +276,7 @@ _CANCEL = """
 DELETE FROM {job}
 WHERE job_id = (
     SELECT job_id FROM {job}
-    WHERE job_id = %(job_id)s AND (locked_until IS NULL OR locked_until <= %(now)s)
+    WHERE job_id = %(job_id)s AND NOT {lease_live}
     FOR UPDATE SKIP LOCKED
 )
 """
@@ -317,8 +332,8 @@ SELECT 1 / count(*) FROM archived
 _SERVER_RETRY = """
 WITH updated AS (
     UPDATE {job}
-    SET attempts = attempts + 1, process_at = $2, error_type = $3, error_message = $4,
-        error_traceback = $5
+    SET attempts = attempts + 1, locked_by = NULL, locked_until = NULL, process_at = $2,
+        error_type = $3, error_message = $4, error_traceback = $5
     WHERE job_id = $1
     RETURNING 1
 )
@@ -332,7 +347,7 @@ def server_definitions(names: Names, *, bigint_ids: bool) -> dict[str, tuple[str
     parts = {
         "job": sql.Identifier(*names.job),
         "archived_job": sql.Identifier(*names.archived_job),
-        "columns": sql.SQL(JOB_COLUMNS),
+        "columns": sql.SQL(CLAIM_COLUMNS),
         "candidates": sql.Literal(CANDIDATES_PER_QUEUE),
         "priorities": sql.SQL(PRIORITIES),
         "due": sql.SQL(DUE),
@@ -409,9 +424,10 @@ class Statements:
             "candidates": sql.Literal(CANDIDATES_PER_QUEUE),
             "priorities": sql.SQL(PRIORITIES),
             "due": sql.SQL(DUE),
+            "lease_live": sql.SQL(LEASE_LIVE),
             "held": sql.SQL(""),
             "attempts": sql.SQL("attempts + 1"),
-            "count": sql.SQL("attempts = attempts + 1, "),
+            "count_attempt": sql.SQL("attempts = attempts + 1, "),
         }
         enqueue_many_values = "" if bigint_ids else "u.job_id, "
 
@@ -430,6 +446,7 @@ class Statements:
             )
 
         held = sql.SQL(" AND locked_by = %(token)s")
+        claimed = sql.SQL(CLAIM_COLUMNS)
 
         return cls(
             enqueue=render(_ENQUEUE),
@@ -440,11 +457,11 @@ class Statements:
             ),
             copy_jobs=render(_COPY_JOBS),
             notify_queues=render(_NOTIFY_QUEUES),
-            claim_one=render(_CLAIM_ONE, limit=sql.SQL("1")),
-            claim_any=render(_CLAIM_ANY, limit=sql.SQL("1")),
+            claim_one=render(_CLAIM_ONE, columns=claimed, limit=sql.SQL("1")),
+            claim_any=render(_CLAIM_ANY, columns=claimed, limit=sql.SQL("1")),
             # Batch mode: the same claims, up to a limit of jobs at once, in claim order.
-            claim_batch_one=render(_CLAIM_ONE, limit=sql.SQL("%(limit)s")),
-            claim_batch_any=render(_CLAIM_ANY, limit=sql.SQL("%(limit)s")),
+            claim_batch_one=render(_CLAIM_ONE, columns=claimed, limit=sql.SQL("%(limit)s")),
+            claim_batch_any=render(_CLAIM_ANY, columns=claimed, limit=sql.SQL("%(limit)s")),
             write_outcomes=render(
                 _WRITE_OUTCOMES, id_type=sql.SQL("bigint" if bigint_ids else "uuid")
             ),
@@ -453,9 +470,7 @@ class Statements:
             lease_one=lease(_CLAIM_ONE),
             lease_any=lease(_CLAIM_ANY),
             leased_archive=render(_ARCHIVE, held=held, attempts=sql.SQL("attempts")),
-            leased_retry=render(
-                _RETRY, held=held, count=sql.SQL("locked_by = NULL, locked_until = NULL, ")
-            ),
+            leased_retry=render(_RETRY, held=held, count_attempt=sql.SQL("")),
             renew=render(_RENEW),
             release=render(_RELEASE),
             hold=render(_HOLD),

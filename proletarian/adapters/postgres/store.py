@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -28,7 +29,7 @@ from proletarian.adapters.postgres.prepared import ServerStatements
 from proletarian.adapters.postgres.schema import DEFAULT_SCHEMA, Names, ddl_statements
 from proletarian.adapters.postgres.statements import Statements, server_definitions
 from proletarian.adapters.serializers import JsonSerializer
-from proletarian.core.errors import ConfigurationError, StoreUnavailable
+from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.job import Job, NewJob, QueueStats
 from proletarian.core.urls import redact
 from proletarian.ports.clock import Clock
@@ -269,13 +270,7 @@ class PostgresStore:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigurationError(f"limit must be an int >= 1, got {limit!r}")
         if self.lease is not None:
-            leased: list[PostgresLeasedClaim] = []
-            while len(leased) < limit:
-                claim = self.claim(queues, worker_id=worker_id)
-                if not isinstance(claim, PostgresLeasedClaim):
-                    break
-                leased.append(claim)
-            return leased
+            return self._lease_batch(queues, worker_id, limit)
         return claim_batch(
             self.pool,
             self._sql,
@@ -284,6 +279,34 @@ class PostgresStore:
             queues=queues,
             limit=limit,
         )
+
+    def _lease_batch(
+        self, queues: Sequence[str], worker_id: str, limit: int
+    ) -> list[PostgresLeasedClaim]:
+        """Up to `limit` leases, one statement each. If one fails, those already taken are
+        given back before the error propagates: nobody would renew or end them."""
+        assert self.lease is not None
+        leased: list[PostgresLeasedClaim] = []
+        try:
+            while len(leased) < limit:
+                claim = lease_job(
+                    self.pool,
+                    self._sql,
+                    serializer=self.serializer,
+                    clock=self.clock,
+                    lease=self.lease,
+                    queues=queues,
+                    worker_id=worker_id,
+                )
+                if claim is None:
+                    break
+                leased.append(claim)
+        except BaseException:
+            for claim in leased:
+                with contextlib.suppress(StoreError):
+                    claim.abandon()
+            raise
+        return leased
 
     # -- inspection and operations -------------------------------------------------------------
 

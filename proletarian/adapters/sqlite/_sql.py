@@ -32,7 +32,8 @@ COLUMNS = (
     "error_type, error_message, error_traceback"
 )
 
-# The priorities, as the rows of a VALUES list.
+# The priorities, as the rows of a VALUES list: the pick enters the claim index once per queue
+# and priority, so that no walk passes over the jobs of another priority.
 PRIORITIES = ", ".join(f"({priority.value})" for priority in Priority)
 
 # In tables.sql only table and index names are double-quoted, and each index name starts with
