@@ -55,13 +55,21 @@ def assert_each_done_once(ids: list[str]) -> None:
     assert count(f"SELECT count(*) FROM {SCHEMA}.job") == [(0,)]
 
 
-def test_job_of_a_killed_worker_process_is_done_by_the_next_once(store: PostgresStore) -> None:
-    """A job whose worker process is SIGKILLed mid-run is claimable again at once (the server
-    aborts the dead worker's transaction); the next worker runs it, and it is archived once
-    with the killed attempt uncounted."""
+@pytest.mark.parametrize(
+    ("claims", "attempts"),
+    [((), 1), (("--lease", "1", "--retries", "1"), 2)],
+    ids=["transactional", "leased"],
+)
+def test_job_of_a_killed_worker_process_is_done_by_the_next_once(
+    store: PostgresStore, claims: tuple[str, ...], attempts: int
+) -> None:
+    """A job whose worker process is SIGKILLed mid-run comes back: at once with transactional
+    claims (the server aborts the dead worker's transaction, the attempt uncounted), after the
+    lease with leased claims (the attempt counted). The next worker runs it, and it is
+    archived once."""
     job_id = proletarian.enqueue(store, "t", {"hang": True})
     with worker_processes() as workers:
-        victim = workers.start("--hang")
+        victim = workers.start("--hang", *claims)
         assert workers.expect("started") == (victim, ["started", job_id])
         others = proletarian.enqueue_many(
             store, [NewJob(job_type="t", payload={"i": i}) for i in range(20)]
@@ -70,7 +78,7 @@ def test_job_of_a_killed_worker_process_is_done_by_the_next_once(store: Postgres
         assert running is not None
         assert running.status is JobStatus.RUNNING
         workers.kill(victim)
-        rescuer = workers.start("--threads", "2")
+        rescuer = workers.start("--threads", "2", *claims)
         finished: dict[str, int] = {}
         for _ in range(len(others) + 1):
             index, words = workers.expect("job_succeeded")
@@ -80,35 +88,7 @@ def test_job_of_a_killed_worker_process_is_done_by_the_next_once(store: Postgres
     assert finished == dict.fromkeys([job_id, *others], 1)
     job = store.get_job(job_id)
     assert job is not None
-    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1)
-    assert_each_done_once([job_id, *others])
-
-
-def test_leased_job_of_a_killed_worker_is_done_by_another_after_its_lease(
-    store: PostgresStore,
-) -> None:
-    """With leased claims, a job whose worker is SIGKILLed mid-run comes back once its lease
-    expires; another worker runs it as its second attempt, and it is archived once."""
-    job_id = proletarian.enqueue(store, "t", {"hang": True})
-    leased = ("--lease", "1", "--retries", "1")
-    with worker_processes() as workers:
-        victim = workers.start("--hang", *leased)
-        assert workers.expect("started") == (victim, ["started", job_id])
-        others = proletarian.enqueue_many(
-            store, [NewJob(job_type="t", payload={"i": i}) for i in range(20)]
-        )
-        workers.kill(victim)
-        rescuer = workers.start("--threads", "2", *leased)
-        finished: dict[str, int] = {}
-        for _ in range(len(others) + 1):
-            index, words = workers.expect("job_succeeded")
-            assert index == rescuer
-            finished[words[1]] = finished.get(words[1], 0) + 1
-        assert workers.stop(rescuer) == 0
-    assert finished == dict.fromkeys([job_id, *others], 1)
-    job = store.get_job(job_id)
-    assert job is not None
-    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 2)
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, attempts)
     assert_each_done_once([job_id, *others])
 
 

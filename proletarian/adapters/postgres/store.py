@@ -205,15 +205,7 @@ class PostgresStore:
         statement prepared on the server (see prepared.py). With `lease`, lease it instead
         (see PostgresLeasedClaim)."""
         if self.lease is not None:
-            return lease_job(
-                self.pool,
-                self._sql,
-                serializer=self.serializer,
-                clock=self.clock,
-                lease=self.lease,
-                queues=queues,
-                worker_id=worker_id,
-            )
+            return self._lease(self.lease, queues, worker_id)
         now = self.clock.now()
         names = list(queues)
         # In the order of the server-prepared statement's $1, $2.
@@ -280,6 +272,19 @@ class PostgresStore:
             limit=limit,
         )
 
+    def _lease(
+        self, lease: timedelta, queues: Sequence[str], worker_id: str
+    ) -> PostgresLeasedClaim | None:
+        return lease_job(
+            self.pool,
+            self._sql,
+            serializer=self.serializer,
+            clock=self.clock,
+            lease=lease,
+            queues=queues,
+            worker_id=worker_id,
+        )
+
     def _lease_batch(
         self, queues: Sequence[str], worker_id: str, limit: int
     ) -> list[PostgresLeasedClaim]:
@@ -289,15 +294,7 @@ class PostgresStore:
         leased: list[PostgresLeasedClaim] = []
         try:
             while len(leased) < limit:
-                claim = lease_job(
-                    self.pool,
-                    self._sql,
-                    serializer=self.serializer,
-                    clock=self.clock,
-                    lease=self.lease,
-                    queues=queues,
-                    worker_id=worker_id,
-                )
+                claim = self._lease(self.lease, queues, worker_id)
                 if claim is None:
                     break
                 leased.append(claim)
