@@ -40,8 +40,9 @@ class Claim(Protocol):
     @property
     def reclaimed(self) -> bool:
         """True when the job's previous attempt ended without an outcome: its worker died
-        holding a lease that then expired. Always False for transactional claims, where a dead
-        worker's attempt is rolled back and not counted."""
+        holding a lease that then expired (that attempt was counted). A dead worker's
+        transactional claim is rolled back and not counted, so it never makes a job
+        reclaimed."""
 
     def succeed(self) -> None:
         """Archive the job as succeeded, committing handler writes made on `connection`.
