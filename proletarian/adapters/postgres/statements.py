@@ -23,13 +23,14 @@ JOB_COLUMNS = (
 # attempt was counted: the job is reclaimed).
 CLAIM_COLUMNS = f"{JOB_COLUMNS}, locked_by IS NOT NULL"
 
+# Whether a leased claim's lease still holds the job; a job with no lease is free.
+LEASE_LIVE = "coalesce(locked_until > %(now)s, false)"
+
 # A queued job is running while a leased claim's lease lasts, or while the transaction that
 # locked its row (the row's xmax) is still open: every transaction holds an exclusive lock on
 # its own id until it ends. This reads the lock table instead of probing with FOR UPDATE SKIP
 # LOCKED, which would write a lock into every row inspected and make claims skip those rows
 # meanwhile.
-# Whether a leased claim's lease still holds the job; a job with no lease is free.
-LEASE_LIVE = "coalesce(locked_until > %(now)s, false)"
 RUNNING = (
     f"({LEASE_LIVE} OR xmax IN (SELECT transactionid FROM pg_locks "
     "WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted))"
@@ -70,8 +71,6 @@ _NOTIFY_QUEUES = "SELECT count(pg_notify(%s, queue)) FROM unnest(%s::text[]) AS 
 
 # A job is due when its time has come and no live lease (a leased claim's) holds it.
 DUE = f"process_at <= %(now)s AND NOT {LEASE_LIVE}"
-
-_NAMED = re.compile(r"%\((\w+)\)s")
 
 # The priorities as an SQL array, most urgent first: the claims below walk the index once per
 # element, in this order, so the order of the array is the claim order.
@@ -339,6 +338,9 @@ WITH updated AS (
 )
 SELECT 1 / count(*) FROM updated
 """
+
+
+_NAMED = re.compile(r"%\((\w+)\)s")
 
 
 def server_definitions(names: Names, *, bigint_ids: bool) -> dict[str, tuple[str, bytes]]:
