@@ -15,21 +15,9 @@ from datetime import timedelta
 from typing import Any
 
 from bench.common import System
+from bench.run import OTHER_STORES, POSTGRES_SYSTEMS
 
-SYSTEMS = (
-    "floor",
-    "floor-plain",
-    "floor-pipeline",
-    "proletarian",
-    "proletarian-batch",
-    "proletarian-leased",
-    "procrastinate",
-    "pgqueuer",
-    "mysql",
-    "sqlite",
-    "redis",
-    "memory",
-)
+SYSTEMS = (*POSTGRES_SYSTEMS, *OTHER_STORES)
 METRICS = ("enqueue_one", "enqueue_bulk", "drain", "latency", "rss", "idle")
 
 
