@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from proletarian.core.errors import ConfigurationError
-from proletarian.core.job import JobStatus, NewJob
+from proletarian.core.job import JobError, JobStatus, NewJob
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
 
@@ -82,6 +82,13 @@ def queued_status(process_at: datetime, locked_until: datetime | None, now: date
     if locked_until is not None and locked_until > now:
         return JobStatus.RUNNING
     return JobStatus.SCHEDULED if process_at > now else JobStatus.READY
+
+
+def error_params(error: JobError | None) -> tuple[str | None, str | None, str | None]:
+    """An outcome's error columns: type, message and traceback, or three NULLs."""
+    if error is None:
+        return (None, None, None)
+    return (error.type, error.message, error.traceback)
 
 
 def utc_naive(value: datetime) -> datetime:

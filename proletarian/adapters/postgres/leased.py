@@ -13,7 +13,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from proletarian.adapters.common import new_token
+from proletarian.adapters.common import error_params, new_token
 from proletarian.adapters.postgres import rows, statements
 from proletarian.adapters.postgres.connections import Borrowed, autocommitted
 from proletarian.adapters.postgres.errors import translated
@@ -221,8 +221,6 @@ def _aborted(conn: psycopg.Connection[Any]) -> bool:
 
 
 def _error(error: JobError | None) -> dict[str, Any]:
-    return {
-        "error_type": None if error is None else error.type,
-        "error_message": None if error is None else error.message,
-        "error_traceback": None if error is None else error.traceback,
-    }
+    return dict(
+        zip(("error_type", "error_message", "error_traceback"), error_params(error), strict=True)
+    )

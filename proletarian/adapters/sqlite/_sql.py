@@ -241,12 +241,6 @@ class Statements:
         )
 
 
-def error_params(error: JobError | None) -> tuple[str | None, str | None, str | None]:
-    if error is None:
-        return (None, None, None)
-    return (error.type, error.message, error.traceback)
-
-
 def decode_payload(serializer: Serializer, text: str) -> tuple[Any, JobError | None]:
     """The payload, or None and the decode error for a payload the serializer refuses."""
     try:

@@ -12,7 +12,14 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from proletarian.adapters.clocks import SystemClock
-from proletarian.adapters.common import DEFAULT_LEASE, check_conn, check_limit, encode, new_token
+from proletarian.adapters.common import (
+    DEFAULT_LEASE,
+    check_conn,
+    check_limit,
+    encode,
+    error_params,
+    new_token,
+)
 from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.adapters.sqlite._connections import Connections, Handle, translate
@@ -21,7 +28,6 @@ from proletarian.adapters.sqlite._sql import (
     DEFAULT_JOB_TABLE,
     Statements,
     decode_payload,
-    error_params,
     from_text,
     job_from_row,
     to_text,
