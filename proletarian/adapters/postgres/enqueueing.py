@@ -96,18 +96,7 @@ def prepare(
         return None
     if len(rows) == 1:
         (row,) = rows
-        ids: tuple[Any, ...] = () if bigint_ids else (row.id,)
-        params: tuple[Any, ...] = (
-            *ids,
-            row.queue,
-            row.job_type,
-            row.payload,
-            row.priority,
-            row.enqueued_at,
-            row.process_at,
-            row.meta,
-            channel,
-        )
+        params: tuple[Any, ...] = (*_columns(row, with_id=not bigint_ids), channel)
         return PreparedEnqueue(query=sql.enqueue, params=params, count=1, batch=False)
     if not bigint_ids and len(rows) >= COPY_FROM:
         return PreparedEnqueue(
@@ -117,19 +106,7 @@ def prepare(
             batch=True,
             known=tuple(str(row.id) for row in rows),
             copy=sql.copy_jobs,
-            copy_rows=tuple(
-                (
-                    row.id,
-                    row.queue,
-                    row.job_type,
-                    row.payload,
-                    row.priority,
-                    row.enqueued_at,
-                    row.process_at,
-                    row.meta,
-                )
-                for row in rows
-            ),
+            copy_rows=tuple(_columns(row, with_id=True) for row in rows),
         )
     id_column: list[list[Any]] = [] if bigint_ids else [[row.id for row in rows]]
     params = (
@@ -147,3 +124,17 @@ def prepare(
     return PreparedEnqueue(
         query=sql.enqueue_many, params=params, count=len(rows), batch=True, known=known
     )
+
+
+def _columns(row: Row, *, with_id: bool) -> tuple[Any, ...]:
+    """A job's values in the column order of the one-row INSERT and of the COPY."""
+    values = (
+        row.queue,
+        row.job_type,
+        row.payload,
+        row.priority,
+        row.enqueued_at,
+        row.process_at,
+        row.meta,
+    )
+    return (row.id, *values) if with_id else values
