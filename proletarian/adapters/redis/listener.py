@@ -35,7 +35,8 @@ class RedisListener:
     def __init__(self, client: redis.Redis, prefix: str, queues: Sequence[str], where: str):
         self._where = where
         self._channels = {channel(prefix, queue) for queue in queues}
-        self._pubsub: PubSub = client.pubsub()  # type: ignore[no-untyped-call]  # unannotated
+        # redis-py before 8 leaves pubsub() unannotated; later releases annotate it.
+        self._pubsub: PubSub = client.pubsub()  # type: ignore[no-untyped-call, unused-ignore]
         self._pending = False
         try:
             self._subscribe()

@@ -1,0 +1,1 @@
+"""Implementations of the ports: stores, serializers, id strategies, clocks."""

@@ -1,0 +1,213 @@
+"""The MySQL store's SQL in one place: the DDL of the packaged tables.sql, every statement (with
+validated, backtick-quoted table names), job ids in and out of their columns, and rows as jobs.
+
+Timestamps are DATETIME(6) holding UTC without a zone; they are converted at this boundary.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from proletarian.adapters.common import decode_meta
+from proletarian.core import names
+from proletarian.core.errors import SerializationError
+from proletarian.core.job import Job, JobError, JobStatus, Priority
+from proletarian.ports.serializer import Serializer
+
+SCHEMA_RESOURCE = "schema/mysql.sql"
+SCHEMA_RESOURCE_DATABASE_IDS = "schema/mysql_database_ids.sql"
+DEFAULT_JOB_TABLE = "proletarian_job"
+DEFAULT_ARCHIVED_JOB_TABLE = "proletarian_archived_job"
+
+# Every column a queued job and an archived job share, in the order rows are read back.
+COLUMNS = (
+    "job_id, queue, job_type, payload, priority, attempts, enqueued_at, process_at, meta, "
+    "error_type, error_message, error_traceback"
+)
+ARCHIVE_COLUMNS = f"{COLUMNS}, status, started_at, finished_at"
+NEW_JOB_COLUMNS = "queue, job_type, payload, priority, enqueued_at, process_at, meta"
+CLAIM_ORDER = "ORDER BY priority, process_at, job_id"
+PRIORITIES = ", ".join(str(priority.value) for priority in sorted(Priority, key=lambda p: p.value))
+
+SAVEPOINT = "SAVEPOINT proletarian_handler"
+RELEASE_SAVEPOINT = "RELEASE SAVEPOINT proletarian_handler"
+ROLLBACK_TO_SAVEPOINT = "ROLLBACK TO SAVEPOINT proletarian_handler"
+COMMIT = "COMMIT"
+ROLLBACK = "ROLLBACK"
+
+# In tables.sql only the two table names are backtick-quoted, so renaming the tables is a
+# substitution of quoted names (index names are per table in MySQL and need no change).
+_QUOTED_TABLE = re.compile(r"`(proletarian_job|proletarian_archived_job)`")
+_STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
+
+
+def identifier(value: str, *, what: str) -> str:
+    """A validated, optionally database-qualified table name, backtick-quoted. PyMySQL has no
+    identifier quoting, and none is needed: validated names hold no backtick."""
+    return ".".join(f"`{part}`" for part in names.table_name(value, what=what))
+
+
+def schema_text(*, database_ids: bool) -> str:
+    """The packaged copy of database/mysql/tables.sql (or tables_database_ids.sql)."""
+    resource = SCHEMA_RESOURCE_DATABASE_IDS if database_ids else SCHEMA_RESOURCE
+    return resources.files("proletarian").joinpath(resource).read_text(encoding="utf-8")
+
+
+def renamed_schema(text: str, *, job_table: str, archived_job_table: str) -> str:
+    tables = {DEFAULT_JOB_TABLE: job_table, DEFAULT_ARCHIVED_JOB_TABLE: archived_job_table}
+    return _QUOTED_TABLE.sub(lambda match: tables[match[1]], text)
+
+
+def ddl_statements(text: str) -> list[str]:
+    """The statements of a schema text, comment-only lines dropped (no statement in it has a
+    semicolon before its end)."""
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [part.strip() for part in _STATEMENT_END.split(code) if part.strip()]
+
+
+class Statements:
+    """The store's statements for its two tables."""
+
+    def __init__(self, job_table: str, archived_job_table: str) -> None:
+        job = self.job_table = identifier(job_table, what="job_table")
+        archive = self.archived_job_table = identifier(
+            archived_job_table, what="archived_job_table"
+        )
+        # SKIP LOCKED so one worker's running job never blocks another's claim. InnoDB locks
+        # every row a locking read reads, so the read must stop at the first free due row:
+        # the claim_order index yields rows in claim order within one queue, and it is forced
+        # because the optimizer may prefer a table scan and a sort when one queue holds most
+        # rows, which would lock every due job. Listing the priorities makes one index range
+        # of due jobs per priority; without it the scan walks past every scheduled job of a
+        # higher priority (50,000 scheduled jobs made an empty poll 35 ms instead of 0.6 ms).
+        self.claim = (
+            f"SELECT {COLUMNS} FROM {job} FORCE INDEX (claim_order) "
+            f"WHERE queue = %s AND priority IN ({PRIORITIES}) AND process_at <= %s "
+            f"{CLAIM_ORDER} LIMIT 1 FOR UPDATE SKIP LOCKED"
+        )
+        self.candidate = f"({self.claim})"
+        self.claim_candidate = (
+            f"SELECT {COLUMNS} FROM {job} WHERE job_id = %s AND process_at <= %s "
+            "FOR UPDATE SKIP LOCKED"
+        )
+        self.archive = (
+            f"INSERT INTO {archive} ({ARCHIVE_COLUMNS}) "
+            "SELECT job_id, queue, job_type, payload, priority, attempts + 1, enqueued_at, "
+            f"process_at, meta, %s, %s, %s, %s, %s, %s FROM {job} WHERE job_id = %s"
+        )
+        self.delete = f"DELETE FROM {job} WHERE job_id = %s"
+        self.retry = (
+            f"UPDATE {job} SET attempts = attempts + 1, process_at = %s, error_type = %s, "
+            "error_message = %s, error_traceback = %s WHERE job_id = %s"
+        )
+        self.get_unlocked = f"SELECT {COLUMNS} FROM {job} WHERE job_id = %s FOR UPDATE SKIP LOCKED"
+        self.get_queued = f"SELECT {COLUMNS} FROM {job} WHERE job_id = %s"
+        self.get_archived = f"SELECT {ARCHIVE_COLUMNS} FROM {archive} WHERE job_id = %s"
+        self.lock_unlocked = f"SELECT job_id FROM {job} WHERE job_id = %s FOR UPDATE SKIP LOCKED"
+        self.count_queued = (
+            "SELECT queue, COUNT(CASE WHEN process_at <= %s THEN 1 END), "
+            f"COUNT(CASE WHEN process_at > %s THEN 1 END) FROM {job} GROUP BY queue"
+        )
+        self.count_ready = (
+            f"SELECT queue, COUNT(*), MIN(process_at) FROM {job} WHERE process_at <= %s "
+            "GROUP BY queue FOR UPDATE SKIP LOCKED"
+        )
+        self.count_archived = (
+            f"SELECT queue, status, COUNT(*) FROM {archive} GROUP BY queue, status"
+        )
+        self.lock_failed = (
+            f"SELECT job_id FROM {archive} WHERE job_id = %s AND status = 'failed' FOR UPDATE"
+        )
+        self.requeue = (
+            f"INSERT INTO {job} (job_id, {NEW_JOB_COLUMNS}) SELECT job_id, queue, job_type, "
+            f"payload, priority, enqueued_at, %s, meta FROM {archive} WHERE job_id = %s"
+        )
+        self.unarchive = f"DELETE FROM {archive} WHERE job_id = %s"
+        self.prune = f"DELETE FROM {archive} WHERE finished_at < %s LIMIT %s"
+
+    def insert(self, rows: int, *, with_ids: bool, returning: bool) -> str:
+        """A multi-row INSERT of new jobs; RETURNING job_id (MariaDB only) for generated ids."""
+        columns = f"job_id, {NEW_JOB_COLUMNS}" if with_ids else NEW_JOB_COLUMNS
+        group = "(" + ", ".join(["%s"] * len(columns.split(", "))) + ")"
+        sql = f"INSERT INTO {self.job_table} ({columns}) VALUES " + ", ".join([group] * rows)
+        return f"{sql} RETURNING job_id" if returning else sql
+
+    def candidates(self, queues: int) -> str:
+        """The best unlocked due job of each of `queues` queues, locked. One locking read over
+        several queues would need a sort, and InnoDB locks every row it reads before sorting."""
+        return " UNION ALL ".join([self.candidate] * queues)
+
+
+class UuidKeys:
+    """Job ids chosen by the application: UUID text outside, 16 bytes in BINARY(16) columns."""
+
+    generated = False
+
+    def param(self, job_id: str) -> bytes | None:
+        """The column value for an id, or None if it is not a UUID (so no job has it)."""
+        try:
+            return uuid.UUID(job_id).bytes
+        except (ValueError, TypeError, AttributeError):
+            return None
+
+    def text(self, value: Any) -> str:
+        return str(uuid.UUID(bytes=bytes(value)))
+
+
+class SerialKeys:
+    """Job ids generated by AUTO_INCREMENT: decimal text outside, BIGINT inside."""
+
+    generated = True
+
+    def param(self, job_id: str) -> int | None:
+        if isinstance(job_id, str) and job_id.isascii() and job_id.isdigit():
+            return int(job_id)
+        return None
+
+    def text(self, value: Any) -> str:
+        return str(int(value))
+
+
+Keys = UuidKeys | SerialKeys
+
+
+def to_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)
+
+
+def to_job(
+    row: Sequence[Any], *, keys: Keys, serializer: Serializer, status: JobStatus | None = None
+) -> tuple[Job, JobError | None]:
+    """A row of COLUMNS (or ARCHIVE_COLUMNS, whose status is then used) as a Job, and the
+    error decoding its payload, if any (the payload is then None)."""
+    decode_error: JobError | None = None
+    payload: Any = None
+    try:
+        payload = serializer.loads(row[3])
+    except SerializationError as exc:
+        decode_error = JobError(type="SerializationError", message=str(exc))
+    error = None
+    if row[9] is not None:
+        error = JobError(type=row[9], message=row[10] or "", traceback=row[11] or "")
+    archived = len(row) > 12
+    job = Job(
+        id=keys.text(row[0]),
+        queue=row[1],
+        job_type=row[2],
+        payload=payload,
+        priority=Priority(row[4]),
+        attempts=row[5],
+        enqueued_at=to_utc(row[6]),
+        process_at=to_utc(row[7]),
+        status=JobStatus(row[12]) if archived else status or JobStatus.READY,
+        meta=decode_meta(row[8]),
+        error=error,
+        started_at=to_utc(row[13]) if archived else None,
+        finished_at=to_utc(row[14]) if archived else None,
+    )
+    return job, decode_error

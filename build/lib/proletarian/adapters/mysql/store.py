@@ -1,0 +1,493 @@
+"""MySQLStore: jobs in two InnoDB tables, claimed by transactions (see DESIGN.md, "Two ways to
+hold a claim")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymysql.cursors import Cursor
+from pymysql.err import MySQLError
+
+from proletarian.adapters.clocks import SystemClock
+from proletarian.adapters.common import Row, check_conn, encode, prune_in_batches, utc_naive
+from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
+from proletarian.adapters.mysql import _sql as sql
+from proletarian.adapters.mysql._driver import (
+    Connection,
+    Step,
+    connection_kwargs,
+    connector,
+    is_mariadb,
+    run,
+    translate,
+)
+from proletarian.adapters.mysql._pool import ConnectionPool
+from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core.errors import ConfigurationError, StoreError
+from proletarian.core.job import Job, JobError, JobStatus, NewJob, QueueStats
+from proletarian.ports.clock import Clock
+from proletarian.ports.ids import JobIdStrategy
+from proletarian.ports.serializer import Serializer
+
+# Bounds on one INSERT of enqueue_many, far below the server's max_allowed_packet (16 MiB on
+# MariaDB, 64 MiB on MySQL): a larger batch becomes several statements in one transaction.
+MAX_ROWS_PER_INSERT = 1000
+MAX_CHARS_PER_INSERT = 1 << 20
+# Archived jobs deleted per transaction by prune_archive, so no single one grows large.
+PRUNE_BATCH = 5000
+# Multi-queue claims look again when the best job was taken between finding and relocking it.
+CANDIDATE_ROUNDS = 5
+
+
+class MySQLStore:
+    """A job queue in MySQL 8.0.1+ or MariaDB 10.6+ (InnoDB), shared by any number of worker
+    processes on any number of machines.
+
+    A claim is a transaction holding the job's row lock (`FOR UPDATE SKIP LOCKED`) until its
+    outcome commits; a worker that dies loses its connection and the server rolls the claim
+    back, so the job is due again at once. Jobs enqueued with `conn=` join the caller's
+    transaction. There are no notifications: workers poll.
+
+    Thread-safe. Every operation takes a connection from a pool of at most `pool_size`, and a
+    claim keeps its connection until it ends, so give a worker `pool_size` above its thread
+    count. Waiting longer than `pool_timeout` seconds for a connection raises StoreUnavailable,
+    as does a lost connection or an unreachable server; other driver errors raise StoreError.
+
+    `connect` is a mapping of `pymysql.connect` arguments, or a function returning a new
+    `pymysql.connections.Connection` (its session is set to READ COMMITTED and autocommit off).
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Connection] | Mapping[str, Any],
+        *,
+        serializer: Serializer | None = None,
+        job_ids: JobIdStrategy | None = None,
+        clock: Clock | None = None,
+        job_table: str = sql.DEFAULT_JOB_TABLE,
+        archived_job_table: str = sql.DEFAULT_ARCHIVED_JOB_TABLE,
+        pool_size: int = 10,
+        pool_timeout: float = 30.0,
+    ) -> None:
+        self.serializer: Serializer = serializer or JsonSerializer()
+        self.job_ids: JobIdStrategy = job_ids or Uuid7Ids()
+        self.clock: Clock = clock or SystemClock()
+        self._sql = sql.Statements(job_table, archived_job_table)
+        self._keys: sql.Keys = (
+            sql.SerialKeys() if isinstance(self.job_ids, DatabaseIds) else sql.UuidKeys()
+        )
+        make, self._where = connector(connect)
+        self._pool = ConnectionPool(make, size=pool_size, timeout=pool_timeout, where=self._where)
+
+    @classmethod
+    def connect(cls, url: str, **options: Any) -> MySQLStore:
+        """A store for mysql://user:password@host:port/database (or mariadb://...). Query
+        options: unix_socket, charset, connect_timeout, read_timeout, write_timeout, ssl_ca,
+        ssl_cert, ssl_key. `options` go to the constructor. No connection is made yet."""
+        return cls(connection_kwargs(url), **options)
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def schema(self) -> str:
+        """The DDL `install_schema` runs: tables.sql (or tables_database_ids.sql with
+        DatabaseIds) with this store's table names."""
+        return sql.renamed_schema(
+            sql.schema_text(database_ids=self._keys.generated),
+            job_table=self._sql.job_table,
+            archived_job_table=self._sql.archived_job_table,
+        )
+
+    def install_schema(self) -> None:
+        """Create the tables if they are missing (CREATE TABLE IF NOT EXISTS: an existing table
+        is left as it is, even if it differs)."""
+        with self._connection("install_schema") as conn, conn.cursor(Cursor) as cursor:
+            for statement in sql.ddl_statements(self.schema()):
+                cursor.execute(statement)
+
+    # -- enqueue -------------------------------------------------------------------------------
+
+    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
+        return self.enqueue_many([job], conn=conn)[0]
+
+    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
+        """With `conn` (a PyMySQL connection) the rows join its open transaction, which is
+        never committed or rolled back here. One INSERT for up to 1,000 jobs (and about a MiB
+        of payload); on MySQL with DatabaseIds, one per job, to read each generated id."""
+        check_conn(conn, Connection, "MySQLStore")
+        now = self.clock.now()
+        rows = [encode(job, serializer=self.serializer, ids=self.job_ids, now=now) for job in jobs]
+        if not rows:
+            return []
+        batches = _batches(rows, [self._values(row) for row in rows])
+        if conn is not None:
+            with translate(self._where, "enqueue"):
+                return self._insert(conn, batches, commit=False)
+        with self._connection("enqueue") as own:
+            return self._insert(own, batches, commit=True)
+
+    def _values(self, row: Row) -> list[Any]:
+        values: list[Any] = [
+            row.queue,
+            row.job_type,
+            row.payload,
+            row.priority,
+            utc_naive(row.enqueued_at),
+            utc_naive(row.process_at),
+            row.meta,
+        ]
+        if self._keys.generated:
+            return values
+        key = None if row.id is None else self._keys.param(row.id)
+        if key is None:
+            raise ConfigurationError(
+                f"MySQLStore keeps job ids as BINARY(16) UUIDs, but job_ids={self.job_ids!r} "
+                f"gave {row.id!r}; for database-generated ids pass job_ids=DatabaseIds() "
+                "(with the tables of tables_database_ids.sql)"
+            )
+        return [key, *values]
+
+    def _insert(
+        self, conn: Connection, batches: list[list[list[Any]]], *, commit: bool
+    ) -> list[str]:
+        if self._keys.generated and not is_mariadb(conn):
+            return self._insert_one_by_one(conn, batches, commit=commit)
+        returning = self._keys.generated
+        ids: list[str] = []
+        for index, batch in enumerate(batches):
+            insert = self._sql.insert(len(batch), with_ids=not returning, returning=returning)
+            steps: list[Step] = [(insert, [value for row in batch for value in row])]
+            if commit and index == len(batches) - 1:
+                steps.append((sql.COMMIT, ()))
+            results = run(conn, steps)
+            if returning:
+                ids.extend(self._keys.text(generated[0]) for generated in results[0])
+        if not returning:
+            ids = [self._keys.text(row[0]) for batch in batches for row in batch]
+        return ids
+
+    def _insert_one_by_one(
+        self, conn: Connection, batches: list[list[list[Any]]], *, commit: bool
+    ) -> list[str]:
+        # MySQL has no RETURNING, and the ids of one multi-row INSERT are consecutive only with
+        # innodb_autoinc_lock_mode below 2 (8.0 defaults to 2): read LAST_INSERT_ID() per row.
+        insert = self._sql.insert(1, with_ids=False, returning=False)
+        ids = []
+        with conn.cursor(Cursor) as cursor:
+            for row in (row for batch in batches for row in batch):
+                cursor.execute(insert, row)
+                ids.append(self._keys.text(cursor.lastrowid))
+        if commit:
+            conn.commit()
+        return ids
+
+    # -- claim ---------------------------------------------------------------------------------
+
+    def claim(self, queues: Sequence[str], *, worker_id: str) -> MySQLClaim | None:
+        """Lock the most urgent due job of `queues` in a new transaction on a pooled
+        connection, held by the returned claim until it ends. `worker_id` is not stored: the
+        lock is the claim."""
+        names = list(dict.fromkeys(queues))
+        if not names:
+            return None
+        now = self.clock.now()
+        with translate(self._where, "claim"):
+            conn = self._pool.get()
+            try:
+                row = self._lock_next(conn, names, utc_naive(now))
+                claim = None if row is None else MySQLClaim(self, conn, row, now)
+            except BaseException as exc:
+                self._pool.give_back(conn, exc)
+                raise
+        if claim is None:
+            self._pool.give_back(conn)
+        return claim
+
+    def _lock_next(
+        self, conn: Connection, queues: list[str], now: datetime
+    ) -> tuple[Any, ...] | None:
+        """The locked row of the next job, or None with the transaction ended."""
+        if len(queues) == 1:
+            found = run(conn, [(self._sql.claim, (queues[0], now))])[0]
+            if found:
+                return found[0]
+            conn.rollback()
+            return None
+        # Several queues: lock each queue's best due job. If more than one came back, let go
+        # of them all and lock only the best again: holding the others for a whole job would
+        # hide them from peers.
+        params = [value for queue in queues for value in (queue, now)]
+        for _ in range(CANDIDATE_ROUNDS):
+            found = run(conn, [(self._sql.candidates(len(queues)), params)])[0]
+            if len(found) == 1:
+                return found[0]
+            if not found:
+                conn.rollback()
+                return None
+            best = min(found, key=_claim_order)
+            relocked = run(conn, [(sql.ROLLBACK, ()), (self._sql.claim_candidate, (best[0], now))])
+            if relocked[1]:
+                return relocked[1][0]
+        conn.rollback()
+        return None
+
+    # -- inspection and operations -------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> Job | None:
+        """A queued job is RUNNING while a claim holds its row lock: this tries to lock the row
+        with SKIP LOCKED and lets go at once. A claim at that instant skips the job, which is
+        then claimed on the next try."""
+        key = self._keys.param(job_id)
+        if key is None:
+            return None
+        now = self.clock.now()
+        with self._connection("get_job") as conn:
+            unlocked, queued, archived, _ = run(
+                conn,
+                [
+                    (self._sql.get_unlocked, (key,)),
+                    (self._sql.get_queued, (key,)),
+                    (self._sql.get_archived, (key,)),
+                    (sql.ROLLBACK, ()),
+                ],
+            )
+        status: JobStatus | None = None  # archived rows carry their own
+        if unlocked:
+            row = unlocked[0]
+            status = JobStatus.SCHEDULED if sql.to_utc(row[7]) > now else JobStatus.READY
+        elif queued:
+            row, status = queued[0], JobStatus.RUNNING
+        elif archived:
+            row = archived[0]
+        else:
+            return None
+        return sql.to_job(row, keys=self._keys, serializer=self.serializer, status=status)[0]
+
+    def stats(self) -> dict[str, QueueStats]:
+        """Running jobs are those whose row is locked; counting them locks every due job for
+        the length of one index scan (claims at that instant find nothing and poll again).
+        Meant for monitoring, not for a tight loop."""
+        now = self.clock.now()
+        naive = utc_naive(now)
+        with self._connection("stats") as conn:
+            queued, ready, archived, _ = run(
+                conn,
+                [
+                    (self._sql.count_queued, (naive, naive)),
+                    (self._sql.count_ready, (naive,)),
+                    (self._sql.count_archived, ()),
+                    (sql.ROLLBACK, ()),
+                ],
+            )
+        counts: dict[str, dict[str, int]] = {}
+        oldest: dict[str, datetime] = {}
+        for queue, due, scheduled in queued:
+            counts[queue] = {"running": int(due), "scheduled": int(scheduled)}
+        for queue, count, first in ready:
+            queue_counts = counts.setdefault(queue, {"running": 0})
+            queue_counts["ready"] = int(count)
+            # Due jobs counted a moment before, minus those found unlocked now.
+            queue_counts["running"] = max(0, queue_counts["running"] - int(count))
+            oldest[queue] = sql.to_utc(first)
+        for queue, status, count in archived:
+            counts.setdefault(queue, {})[str(status)] = int(count)
+        return {
+            queue: QueueStats(
+                **values,
+                oldest_ready_age=(now - oldest[queue]) if queue in oldest else None,
+            )
+            for queue, values in sorted(counts.items())
+        }
+
+    def retry_failed(self, job_id: str) -> bool:
+        """Move an archived failed job back to its queue, due now, with no attempts counted."""
+        key = self._keys.param(job_id)
+        if key is None:
+            return False
+        now = utc_naive(self.clock.now())
+        with self._connection("retry_failed") as conn:
+            if not run(conn, [(self._sql.lock_failed, (key,))])[0]:
+                conn.rollback()
+                return False
+            run(
+                conn,
+                [
+                    (self._sql.requeue, (now, key)),
+                    (self._sql.unarchive, (key,)),
+                    (sql.COMMIT, ()),
+                ],
+            )
+        return True
+
+    def cancel(self, job_id: str) -> bool:
+        """Delete a queued job whose row is not locked. A running job is locked, so it is
+        refused; so is a job that a concurrent `get_job` or `stats` holds for an instant."""
+        key = self._keys.param(job_id)
+        if key is None:
+            return False
+        with self._connection("cancel") as conn:
+            if not run(conn, [(self._sql.lock_unlocked, (key,))])[0]:
+                conn.rollback()
+                return False
+            run(conn, [(self._sql.delete, (key,)), (sql.COMMIT, ())])
+        return True
+
+    def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
+        """Deletes in transactions of at most 5,000 rows, so a large prune holds no long locks."""
+        cutoff = utc_naive(self.clock.now() - older_than)
+        with self._connection("prune_archive") as conn, conn.cursor(Cursor) as cursor:
+
+            def delete(batch: int) -> int:
+                deleted = int(cursor.execute(self._sql.prune, (cutoff, batch)))
+                conn.commit()
+                return deleted
+
+            return prune_in_batches(delete, limit, PRUNE_BATCH)
+
+    def close(self) -> None:
+        """Close the pool's connections; those held by claims close when the claims end."""
+        self._pool.close()
+
+    @contextmanager
+    def _connection(self, action: str) -> Iterator[Connection]:
+        with translate(self._where, action), self._pool.connection() as conn:
+            yield conn
+
+    def __repr__(self) -> str:
+        return (
+            f"<MySQLStore {self._where} job_table={self._sql.job_table} "
+            f"archived_job_table={self._sql.archived_job_table}>"
+        )
+
+
+class MySQLClaim:
+    """A transactional claim: the job's row stays locked by this connection's open transaction
+    until `succeed`, `retry_at` or `fail` commits, or `abandon` rolls back. The connection goes
+    back to the pool when the claim ends, however it ends. Not shared between threads."""
+
+    # A dead worker's attempt is rolled back with its transaction and never counted.
+    reclaimed = False
+
+    def __init__(
+        self, store: MySQLStore, conn: Connection, row: Sequence[Any], started_at: datetime
+    ) -> None:
+        self._store = store
+        self._conn: Connection | None = conn
+        self._key = row[0]
+        self._savepoint = False
+        self._started_at = utc_naive(started_at)
+        self.job, self.decode_error = sql.to_job(
+            row, keys=store._keys, serializer=store.serializer, status=JobStatus.RUNNING
+        )
+
+    @property
+    def connection(self) -> Connection:
+        """The claim's connection, in a savepoint taken on first access: the handler's writes
+        on it commit with success and are rolled back when the attempt fails. Never commit or
+        roll back this connection in a handler: that would end the claim."""
+        conn = self._held()
+        if not self._savepoint:
+            with translate(self._store._where, "opening the handler's savepoint"):
+                run(conn, [(sql.SAVEPOINT, ())])
+            self._savepoint = True
+        return conn
+
+    def succeed(self) -> None:
+        self._archive(JobStatus.SUCCEEDED, None)
+
+    def fail(self, error: JobError) -> None:
+        self._archive(JobStatus.FAILED, error)
+
+    def _archive(self, status: JobStatus, error: JobError | None) -> None:
+        store = self._store
+        finished_at = utc_naive(store.clock.now())
+        errors = (
+            (None, None, None) if error is None else (error.type, error.message, error.traceback)
+        )
+        # The savepoint is closed before the row is archived and deleted: deleting under an
+        # open savepoint costs far more (see DESIGN.md).
+        first = (
+            sql.RELEASE_SAVEPOINT if status is JobStatus.SUCCEEDED else sql.ROLLBACK_TO_SAVEPOINT
+        )
+        self._end(
+            status.value,
+            [
+                *([(first, ())] if self._savepoint else []),
+                (
+                    store._sql.archive,
+                    (*errors, status.value, self._started_at, finished_at, self._key),
+                ),
+                (store._sql.delete, (self._key,)),
+                (sql.COMMIT, ()),
+            ],
+        )
+
+    def retry_at(self, when: datetime, error: JobError) -> None:
+        self._end(
+            "retry",
+            [
+                *([(sql.ROLLBACK_TO_SAVEPOINT, ())] if self._savepoint else []),
+                (
+                    self._store._sql.retry,
+                    (utc_naive(when), error.type, error.message, error.traceback, self._key),
+                ),
+                (sql.COMMIT, ()),
+            ],
+        )
+
+    def abandon(self) -> None:
+        """Roll back. Never raises for a lost connection: the server has rolled the claim back
+        already, or does when the connection is closed, which is what happens then."""
+        conn = self._held()
+        self._conn = None
+        try:
+            conn.rollback()
+        except MySQLError as exc:
+            self._store._pool.give_back(conn, exc)
+            return
+        self._store._pool.give_back(conn)
+
+    def _held(self) -> Connection:
+        if self._conn is None:
+            raise StoreError(f"the claim of job {self.job.id} has already ended")
+        return self._conn
+
+    def _end(self, action: str, steps: list[Step]) -> None:
+        conn = self._held()
+        self._conn = None
+        pool = self._store._pool
+        with translate(self._store._where, f"{action} of job {self.job.id}"):
+            try:
+                run(conn, steps)
+            except BaseException as exc:
+                pool.give_back(conn, exc)
+                raise
+        pool.give_back(conn)
+
+    def __repr__(self) -> str:
+        state = "held" if self._conn is not None else "ended"
+        return f"<MySQLClaim job={self.job.id} {state}>"
+
+
+def _claim_order(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A job row's place in claim order: priority, due time, id."""
+    return row[4], row[7], row[0]
+
+
+def _batches(rows: list[Row], values: list[list[Any]]) -> list[list[list[Any]]]:
+    """Rows' values grouped into INSERT statements of bounded size."""
+    batches: list[list[list[Any]]] = [[]]
+    size = 0
+    for row, row_values in zip(rows, values, strict=True):
+        # The payload and meta dominate a row's size.
+        row_size = len(row.payload) + len(row.meta) + 200
+        if batches[-1] and (
+            len(batches[-1]) >= MAX_ROWS_PER_INSERT or size + row_size > MAX_CHARS_PER_INSERT
+        ):
+            batches.append([])
+            size = 0
+        batches[-1].append(row_values)
+        size += row_size
+    return batches

@@ -1,0 +1,98 @@
+"""A store that keeps nothing and claims nothing, but records every call: for unit tests of code
+that enqueues, and of a worker's idle behaviour."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import attrs
+
+from proletarian.adapters.clocks import SystemClock
+from proletarian.adapters.common import encode
+from proletarian.adapters.ids import Uuid7Ids
+from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core.errors import ConfigurationError
+from proletarian.core.job import Job, NewJob, QueueStats
+from proletarian.ports.clock import Clock
+from proletarian.ports.ids import JobIdStrategy
+from proletarian.ports.serializer import Serializer
+from proletarian.ports.store import Claim
+
+
+@attrs.frozen
+class Call:
+    """One call made to a NullStore: the method name and its arguments."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+
+
+class NullStore:
+    """Enqueue validates and serializes like a real store (so bad payloads still fail), then
+    drops the job; claim always finds nothing. `calls` lists every call, in order."""
+
+    def __init__(
+        self,
+        *,
+        serializer: Serializer | None = None,
+        job_ids: JobIdStrategy | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.serializer: Serializer = serializer or JsonSerializer()
+        self.job_ids: JobIdStrategy = job_ids or Uuid7Ids()
+        self.clock: Clock = clock or SystemClock()
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+
+    def _record(self, method: str, *args: Any) -> None:
+        with self._lock:
+            self.calls.append(Call(method, args))
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [call for call in self.calls if call.method == method]
+
+    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
+        return self.enqueue_many([job], conn=conn)[0]
+
+    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
+        now = self.clock.now()
+        rows = [encode(job, serializer=self.serializer, ids=self.job_ids, now=now) for job in jobs]
+        ids = [row.id for row in rows]
+        if any(job_id is None for job_id in ids):
+            raise ConfigurationError("NullStore cannot use database-generated ids")
+        self._record("enqueue_many", tuple(jobs), conn)
+        return [str(job_id) for job_id in ids]
+
+    def claim(self, queues: Sequence[str], *, worker_id: str) -> Claim | None:
+        self._record("claim", tuple(queues), worker_id)
+        return None
+
+    def get_job(self, job_id: str) -> Job | None:
+        self._record("get_job", job_id)
+        return None
+
+    def stats(self) -> dict[str, QueueStats]:
+        self._record("stats")
+        return {}
+
+    def retry_failed(self, job_id: str) -> bool:
+        self._record("retry_failed", job_id)
+        return False
+
+    def cancel(self, job_id: str) -> bool:
+        self._record("cancel", job_id)
+        return False
+
+    def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
+        self._record("prune_archive", older_than, limit)
+        return 0
+
+    def install_schema(self) -> None:
+        self._record("install_schema")
+
+    def close(self) -> None:
+        self._record("close")

@@ -1,0 +1,219 @@
+"""Batch mode: several jobs claimed in one transaction, their outcomes written together.
+
+One transaction per batch instead of one per job: the claim, the outcome statement and the
+commit are paid once for up to `limit` jobs. Each handler that asks for `ctx.connection` gets a
+savepoint of its own, closed (released, or rolled back to) when its job's outcome is recorded,
+so a failing job's writes roll back alone. The row locks of the whole batch are held until the
+batch commits, and a worker that dies mid-batch gives every job of the batch back: at least
+once, as in strict mode, for up to `limit` jobs at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
+
+from proletarian.adapters.postgres import rows, statements
+from proletarian.adapters.postgres.connections import Borrowed
+from proletarian.adapters.postgres.errors import translated
+from proletarian.core.errors import ClaimLost, StoreError, TransactionAborted
+from proletarian.core.job import Job, JobError, JobStatus
+from proletarian.ports.clock import Clock
+from proletarian.ports.serializer import Serializer
+
+
+def claim_batch(
+    pool: ConnectionPool[Any],
+    sql: statements.Statements,
+    *,
+    serializer: Serializer,
+    clock: Clock,
+    queues: Sequence[str],
+    limit: int,
+) -> list[PostgresBatchClaim]:
+    """Lock up to `limit` due jobs in a new transaction and hand them out with it open."""
+    now = clock.now()
+    names = list(queues)
+    with translated("claim"):
+        borrowed = Borrowed(pool, autocommit=False)
+        try:
+            cursor = borrowed.conn.cursor(row_factory=tuple_row)
+            if len(names) == 1:
+                params = {"queue": names[0], "now": now, "limit": limit}
+                cursor.execute(sql.claim_batch_one, params)
+            else:
+                cursor.execute(sql.claim_batch_any, {"queues": names, "now": now, "limit": limit})
+            found = cursor.fetchall()
+        except BaseException:
+            borrowed.give_back()
+            raise
+    if not found:
+        borrowed.give_back()
+        return []
+    batch = PostgresBatch(borrowed, sql=sql, clock=clock, started_at=now, size=len(found))
+    return [PostgresBatchClaim(batch, row, serializer) for row in found]
+
+
+class PostgresBatch:
+    """The transaction a batch of claims shares, and the outcomes recorded so far. Written and
+    committed when the last claim ends; rolled back as a whole by `abandon`. Used by the one
+    thread that claimed the batch."""
+
+    def __init__(
+        self,
+        borrowed: Borrowed,
+        *,
+        sql: statements.Statements,
+        clock: Clock,
+        started_at: datetime,
+        size: int,
+    ) -> None:
+        self._borrowed: Borrowed | None = borrowed
+        self._sql = sql
+        self._clock = clock
+        self._started_at = started_at
+        self._size = size
+        self._outcomes: list[tuple[Any, str, datetime | None, JobError | None]] = []
+
+    @property
+    def ended(self) -> bool:
+        return self._borrowed is None
+
+    def conn(self, job_id: str) -> psycopg.Connection[Any]:
+        if self._borrowed is None:
+            raise StoreError(f"the batch holding job {job_id} has already ended")
+        return self._borrowed.conn
+
+    def record(
+        self, key: Any, status: str, process_at: datetime | None, error: JobError | None
+    ) -> None:
+        """Keep one job's outcome; the last one writes them all and commits."""
+        self._outcomes.append((key, status, process_at, error))
+        if len(self._outcomes) == self._size:
+            self._write()
+
+    def abandon(self) -> None:
+        """Roll back: every job of the batch is as before the claim (nothing is written until
+        the last outcome). Does nothing once the batch has ended."""
+        borrowed, self._borrowed = self._borrowed, None
+        if borrowed is not None:
+            borrowed.give_back()
+
+    def _write(self) -> None:
+        borrowed, self._borrowed = self._borrowed, None
+        assert borrowed is not None
+        outcomes = self._outcomes
+        finished_at = self._clock.now()
+        params = {
+            "job_ids": [key for key, _, _, _ in outcomes],
+            "statuses": [status for _, status, _, _ in outcomes],
+            "process_at": [when for _, _, when, _ in outcomes],
+            "finished_at": [finished_at for _ in outcomes],
+            "error_types": [error.type if error else None for _, _, _, error in outcomes],
+            "error_messages": [error.message if error else None for _, _, _, error in outcomes],
+            "error_tracebacks": [error.traceback if error else None for *_, error in outcomes],
+            "started_at": self._started_at,
+        }
+        try:
+            with translated("batch outcome"):
+                cursor = borrowed.conn.cursor(row_factory=tuple_row)
+                row = cursor.execute(self._sql.write_outcomes, params).fetchone()
+                written = row[0] if row else 0
+                if written != len(outcomes):
+                    raise ClaimLost(
+                        f"{len(outcomes) - written} job(s) of the batch are no longer in the "
+                        "queue; the whole batch is rolled back and will run again"
+                    )
+                borrowed.conn.commit()
+        finally:
+            borrowed.give_back()
+
+
+class PostgresBatchClaim:
+    """One job of a batch. Its outcome methods record the outcome (closing the handler's
+    savepoint, if it opened one); the batch writes every outcome when the last is recorded.
+    `abandon` gives the whole batch back. Not shared between threads."""
+
+    def __init__(self, batch: PostgresBatch, row: tuple[Any, ...], serializer: Serializer) -> None:
+        self._batch = batch
+        self._key = row[rows.ID]
+        self._savepoint = False
+        self._ended = False
+        payload, self.decode_error = rows.decoded(serializer, row)
+        # As for PostgresClaim: counted only if a leased claim held the job last.
+        self.reclaimed = bool(row[rows.RECLAIMED])
+        self.job: Job = rows.to_job(row, payload=payload, status=JobStatus.RUNNING)
+
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        """The batch's open transaction, in a savepoint of this job's own (opened on first
+        access): its writes commit with the batch when the job succeeds, and are rolled back
+        alone when it is retried or fails. Never commit or roll it back yourself."""
+        conn = self._conn()
+        if not self._savepoint:
+            with translated("savepoint"):
+                conn.execute(statements.SAVEPOINT)
+            self._savepoint = True
+        return conn
+
+    @property
+    def savepoint(self) -> bool:
+        """Whether `connection` was handed out, which opened a savepoint for the handler."""
+        return self._savepoint
+
+    def succeed(self) -> None:
+        conn = self._conn()
+        if conn.info.transaction_status == TransactionStatus.INERROR:
+            # The claim stays held, so the worker can record this as the attempt's error.
+            raise TransactionAborted(
+                f"job {self.job.id} can't succeed: a statement the handler ran on "
+                "ctx.connection failed and aborted the transaction, and the handler went on"
+            )
+        self._end("succeeded", None, None, undo_handler=False)
+
+    def retry_at(self, when: datetime, error: JobError) -> None:
+        self._end("retry", when, error, undo_handler=True)
+
+    def fail(self, error: JobError) -> None:
+        self._end("failed", None, error, undo_handler=True)
+
+    def abandon(self) -> None:
+        """Roll the whole batch back: its jobs run again, their attempts not counted."""
+        self._ended = True
+        self._batch.abandon()
+
+    def _end(
+        self,
+        status: str,
+        process_at: datetime | None,
+        error: JobError | None,
+        *,
+        undo_handler: bool,
+    ) -> None:
+        conn = self._conn()
+        self._ended = True
+        try:
+            if self._savepoint:
+                with translated(status):
+                    conn.execute(
+                        statements.ROLLBACK_AND_RELEASE if undo_handler else statements.RELEASE
+                    )
+        except BaseException:
+            self._batch.abandon()
+            raise
+        self._batch.record(self._key, status, process_at, error)
+
+    def _conn(self) -> psycopg.Connection[Any]:
+        if self._ended:
+            raise StoreError(f"the claim of job {self.job.id} has already ended")
+        return self._batch.conn(self.job.id)
+
+    def __repr__(self) -> str:
+        state = "ended" if self._ended or self._batch.ended else "held"
+        return f"<PostgresBatchClaim job={self.job.id} attempt={self.job.attempt} {state}>"

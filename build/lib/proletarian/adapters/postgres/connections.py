@@ -1,0 +1,62 @@
+"""Borrowing pool connections, and always giving them back in a state the pool can reuse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool
+
+from proletarian.adapters.postgres.errors import translated
+
+
+class Borrowed:
+    """A pool connection lent for one operation or one claim, with autocommit set as that use
+    needs. The pool's own setting is restored on return, because the pool may be the
+    application's too. Not shared between threads."""
+
+    __slots__ = ("autocommit_was", "conn", "pool")
+
+    def __init__(self, pool: ConnectionPool[Any], *, autocommit: bool) -> None:
+        self.pool = pool
+        self.conn: psycopg.Connection[Any] = pool.getconn()
+        self.autocommit_was = self.conn.autocommit
+        if self.autocommit_was != autocommit:
+            try:
+                # A client-side flag: no round trip.
+                self.conn.autocommit = autocommit
+            except BaseException:
+                self.give_back()
+                raise
+
+    def give_back(self) -> None:
+        """Roll back whatever is open and return the connection. A broken connection is
+        closed, and the pool replaces it. Never raises a driver error."""
+        conn = self.conn
+        try:
+            if conn.info.transaction_status in (
+                TransactionStatus.INTRANS,
+                TransactionStatus.INERROR,
+            ):
+                conn.rollback()
+            if not conn.closed and conn.autocommit != self.autocommit_was:
+                conn.autocommit = self.autocommit_was
+        except psycopg.Error:
+            conn.close()
+        finally:
+            self.pool.putconn(conn)
+
+
+@contextmanager
+def autocommitted(pool: ConnectionPool[Any], action: str) -> Iterator[psycopg.Connection[Any]]:
+    """A pool connection in autocommit for `action`: each statement is its own transaction,
+    committed in the same round trip. Driver errors are translated."""
+    with translated(action):
+        borrowed = Borrowed(pool, autocommit=True)
+        try:
+            yield borrowed.conn
+        finally:
+            borrowed.give_back()

@@ -1,0 +1,436 @@
+"""PostgresStore: the queue in two PostgreSQL tables, claimed with FOR UPDATE SKIP LOCKED."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, Self
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
+
+from proletarian.adapters.clocks import SystemClock
+from proletarian.adapters.common import Row, check_conn, check_limit, encode
+from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
+from proletarian.adapters.postgres import rows
+from proletarian.adapters.postgres.batch import PostgresBatchClaim, claim_batch
+from proletarian.adapters.postgres.claim import PostgresClaim
+from proletarian.adapters.postgres.connections import Borrowed, autocommitted
+from proletarian.adapters.postgres.enqueueing import PreparedEnqueue, prepare
+from proletarian.adapters.postgres.errors import translated
+from proletarian.adapters.postgres.leased import PostgresLeasedClaim, lease_job
+from proletarian.adapters.postgres.listener import PostgresListener
+from proletarian.adapters.postgres.prepared import ServerStatements
+from proletarian.adapters.postgres.schema import DEFAULT_SCHEMA, Names, ddl_statements
+from proletarian.adapters.postgres.statements import Statements, server_definitions
+from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
+from proletarian.core.job import Job, NewJob, QueueStats
+from proletarian.core.urls import redact
+from proletarian.ports.clock import Clock
+from proletarian.ports.ids import JobIdStrategy
+from proletarian.ports.serializer import Serializer
+
+
+class PostgresStore:
+    """Jobs in `<schema>.job`, finished ones in `<schema>.archived_job`, over a psycopg pool.
+
+    Claims are transactional (see PostgresClaim): each holds a pool connection for the whole
+    job, so the pool needs at least as many connections as worker threads, plus producers.
+    With `lease` (a timedelta) they are leases instead (see PostgresLeasedClaim), for jobs
+    too long to hold a transaction open: no connection is held while a handler runs, the
+    worker's heartbeat renews the lease, and a crashed worker's job comes back once its lease
+    expires, as its next attempt. Stores of both kinds may share a table: each passes over
+    the jobs the other holds.
+    Every method is safe to call from several threads at once. Each operation is one statement
+    (one round trip); enqueue notifies the store's channel in the same transaction.
+
+    A strict claim takes two round trips: its statements are prepared on the server once per
+    connection (PREPARE) and run with BEGIN, and with COMMIT, in one query each. Session-level
+    prepared statements don't follow a client through PgBouncer in transaction mode: there,
+    pass `server_prepared=False`, and claims use psycopg's extended protocol (four round trips
+    per job: BEGIN, claim, outcome, COMMIT).
+    """
+
+    def __init__(
+        self,
+        pool: ConnectionPool[Any],
+        *,
+        serializer: Serializer | None = None,
+        job_ids: JobIdStrategy | None = None,
+        clock: Clock | None = None,
+        schema: str = DEFAULT_SCHEMA,
+        job_table: str = "job",
+        archived_job_table: str = "archived_job",
+        channel: str | None = None,
+        server_prepared: bool = True,
+        lease: timedelta | None = None,
+    ) -> None:
+        if not isinstance(pool, ConnectionPool):
+            raise ConfigurationError(
+                f"PostgresStore needs a psycopg_pool.ConnectionPool, got {type(pool).__name__}"
+            )
+        self.names = Names.of(
+            schema=schema,
+            job_table=job_table,
+            archived_job_table=archived_job_table,
+            channel=channel,
+        )
+        self.pool = pool
+        self.serializer: Serializer = serializer or JsonSerializer()
+        self.job_ids: JobIdStrategy = job_ids or Uuid7Ids()
+        self.clock: Clock = clock or SystemClock()
+        # DatabaseIds needs the bigint identity DDL variant; any other strategy, uuid ids.
+        self.bigint_ids = isinstance(self.job_ids, DatabaseIds)
+        self._sql = Statements.build(self.names, bigint_ids=self.bigint_ids)
+        self._server = (
+            ServerStatements(server_definitions(self.names, bigint_ids=self.bigint_ids))
+            if server_prepared
+            else None
+        )
+        if lease is not None and (not isinstance(lease, timedelta) or lease <= timedelta(0)):
+            raise ConfigurationError(f"lease must be a positive timedelta or None, got {lease!r}")
+        self.lease = lease
+        self._owns_pool = False
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: float = 5.0,
+        reconnect_timeout: float = 30.0,
+        wait: bool = True,
+        **options: Any,
+    ) -> Self:
+        """A store over a pool it builds and opens for `url` (a postgresql:// URL or libpq
+        conninfo), closed again by `close()`. `options` go to the constructor.
+
+        `timeout` bounds each wait for a pool connection (then StoreUnavailable), so worker
+        threads notice stop() during an outage. `reconnect_timeout` bounds the pool's own
+        reconnection backoff, so a worker resumes soon after a long outage ends. With
+        `wait=True` an unreachable server raises StoreUnavailable here; with `wait=False` the
+        pool connects in the background and a worker can start while the server is down.
+        ConfigurationError for bad options is raised before connecting."""
+        pool: ConnectionPool[Any] = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            name="proletarian",
+            timeout=timeout,
+            reconnect_timeout=reconnect_timeout,
+        )
+        store = cls(pool, **options)
+        store._owns_pool = True
+        if not wait:
+            pool.open(wait=False)
+            return store
+        try:
+            # A direct first connection fails fast with the server's reason; the pool would
+            # retry quietly until its timeout.
+            psycopg.connect(url).close()
+            pool.open(wait=True)
+        except psycopg.Error as exc:
+            pool.close()
+            raise StoreUnavailable(
+                f"cannot connect to PostgreSQL at {redact(url)}: {_without_password(exc, url)}"
+            ) from exc
+        return store
+
+    # -- enqueue -------------------------------------------------------------------------------
+
+    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
+        return self.enqueue_many([job], conn=conn)[0]
+
+    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
+        check_conn(conn, psycopg.Connection, "PostgresStore")
+        prepared = self.prepare_enqueue(jobs)
+        if prepared is None:
+            return []
+        if conn is not None:
+            with translated("enqueue"):
+                return prepared.run(conn)
+        with autocommitted(self.pool, "enqueue") as own:
+            return prepared.run(own)
+
+    async def enqueue_many_async(
+        self, jobs: Sequence[NewJob], *, conn: Any | None = None
+    ) -> list[str]:
+        """`enqueue_many` for asyncio code. With `conn` (a psycopg AsyncConnection) the jobs
+        join the caller's open transaction, which is never committed or rolled back here: the
+        same statement as the sync form, built by the same `prepare_enqueue`.
+
+        Without `conn`, the sync form runs on the store's pool in a worker thread and commits:
+        the event loop is never blocked, and no connection is opened per call."""
+        if conn is None:
+            return await asyncio.to_thread(self.enqueue_many, jobs)
+        check_conn(conn, psycopg.AsyncConnection, "PostgresStore.enqueue_many_async")
+        prepared = self.prepare_enqueue(jobs)
+        if prepared is None:
+            return []
+        with translated("enqueue"):
+            return await prepared.run_async(conn)
+
+    def prepare_enqueue(self, jobs: Sequence[NewJob]) -> PreparedEnqueue | None:
+        """Validate and encode `jobs` and build the one statement that inserts them (None for
+        no jobs), touching no connection. Raises ConfigurationError or SerializationError
+        before anything is written."""
+        rows = [self._encode(job) for job in jobs]
+        return prepare(self._sql, rows, bigint_ids=self.bigint_ids, channel=self.names.channel)
+
+    def _encode(self, job: NewJob) -> Row:
+        row = encode(job, serializer=self.serializer, ids=self.job_ids, now=self.clock.now())
+        if row.id is None and not self.bigint_ids:
+            raise ConfigurationError(
+                "job_ids gave no id; for ids assigned by PostgreSQL use "
+                "proletarian.adapters.ids.DatabaseIds with tables_bigint_ids.sql"
+            )
+        return row
+
+    # -- claim ---------------------------------------------------------------------------------
+
+    def claim(
+        self, queues: Sequence[str], *, worker_id: str
+    ) -> PostgresClaim | PostgresLeasedClaim | None:
+        """Lock the most urgent due job in a new transaction and hand it out with that
+        transaction open (see PostgresClaim). BEGIN and the claim go in one round trip, as a
+        statement prepared on the server (see prepared.py). With `lease`, lease it instead
+        (see PostgresLeasedClaim)."""
+        if self.lease is not None:
+            return self._lease(self.lease, queues, worker_id)
+        now = self.clock.now()
+        names = list(queues)
+        # In the order of the server-prepared statement's $1, $2.
+        key, params = (
+            ("claim_one", {"queue": names[0], "now": now})
+            if len(names) == 1
+            else ("claim_any", {"queues": names, "now": now})
+        )
+        with translated("claim"):
+            borrowed = Borrowed(self.pool, autocommit=self._server is not None)
+            try:
+                row = self._claim_row(borrowed.conn, key, params)
+            except BaseException:
+                borrowed.give_back()
+                raise
+        if row is None:
+            borrowed.give_back()
+            return None
+        payload, decode_error = rows.decoded(self.serializer, row)
+        return PostgresClaim(
+            borrowed,
+            row,
+            sql=self._sql,
+            server=self._server,
+            payload=payload,
+            decode_error=decode_error,
+            clock=self.clock,
+            started_at=now,
+        )
+
+    def _claim_row(
+        self, conn: psycopg.Connection[Any], key: str, params: dict[str, Any]
+    ) -> tuple[Any, ...] | None:
+        if self._server is None:
+            query = self._sql.claim_one if key == "claim_one" else self._sql.claim_any
+            return conn.cursor(row_factory=tuple_row).execute(query, params).fetchone()
+        try:
+            return self._server.run(conn, b"BEGIN; ", key, tuple(params.values())).fetchone()
+        except psycopg.errors.InvalidSqlStatementName:
+            # Our statements were deallocated behind our back (DISCARD ALL, DEALLOCATE ALL):
+            # nothing was claimed; prepare them again and claim once more.
+            self._server.forget(conn)
+            conn.rollback()
+            return self._server.run(conn, b"BEGIN; ", key, tuple(params.values())).fetchone()
+
+    def claim_batch(
+        self, queues: Sequence[str], *, worker_id: str, limit: int
+    ) -> Sequence[PostgresBatchClaim | PostgresLeasedClaim]:
+        """Lock up to `limit` due jobs in one new transaction and hand them out with it open
+        (batch mode, see proletarian.adapters.postgres.batch): one savepoint per handler that
+        asks for the connection, every outcome written and committed together when the last
+        claim ends, the whole batch rolled back by `abandon`. With `lease`, up to `limit`
+        leased claims, each on its own. Raises ConfigurationError for a `limit` below 1."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigurationError(f"limit must be an int >= 1, got {limit!r}")
+        if self.lease is not None:
+            return self._lease_batch(queues, worker_id, limit)
+        return claim_batch(
+            self.pool,
+            self._sql,
+            serializer=self.serializer,
+            clock=self.clock,
+            queues=queues,
+            limit=limit,
+        )
+
+    def _lease(
+        self, lease: timedelta, queues: Sequence[str], worker_id: str
+    ) -> PostgresLeasedClaim | None:
+        return lease_job(
+            self.pool,
+            self._sql,
+            serializer=self.serializer,
+            clock=self.clock,
+            lease=lease,
+            queues=queues,
+            worker_id=worker_id,
+        )
+
+    def _lease_batch(
+        self, queues: Sequence[str], worker_id: str, limit: int
+    ) -> list[PostgresLeasedClaim]:
+        """Up to `limit` leases, one statement each. If one fails, those already taken are
+        given back before the error propagates: nobody would renew or end them."""
+        assert self.lease is not None
+        leased: list[PostgresLeasedClaim] = []
+        try:
+            while len(leased) < limit:
+                claim = self._lease(self.lease, queues, worker_id)
+                if claim is None:
+                    break
+                leased.append(claim)
+        except BaseException:
+            for claim in leased:
+                with contextlib.suppress(StoreError):
+                    claim.abandon()
+            raise
+        return leased
+
+    # -- inspection and operations -------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> Job | None:
+        """A queued job is RUNNING while a claim's open transaction holds its row lock, or
+        while its lease lasts."""
+        key = self._key(job_id)
+        if key is None:
+            return None
+        now = self.clock.now()
+        with autocommitted(self.pool, "get_job") as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
+            found = cursor.execute(self._sql.get_job, {"job_id": key, "now": now}).fetchone()
+        if found is None:
+            return None
+        payload, _ = rows.decoded(self.serializer, found)
+        status = rows.status_of(found, now)
+        return rows.to_job(
+            found,
+            payload=payload,
+            status=status,
+            archived=found[rows.STATUS] is not None,
+            counted=found[rows.LEASED],
+        )
+
+    def stats(self) -> dict[str, QueueStats]:
+        """One statement over both tables. It counts every row: prune the archive to keep it
+        quick."""
+        now = self.clock.now()
+        with autocommitted(self.pool, "stats") as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
+            found = cursor.execute(self._sql.stats, {"now": now}).fetchall()
+        return {
+            queue: QueueStats(
+                ready=ready,
+                scheduled=scheduled,
+                running=running,
+                succeeded=succeeded,
+                failed=failed,
+                oldest_ready_age=None if oldest is None else now - oldest,
+            )
+            for queue, ready, scheduled, running, succeeded, failed, oldest in found
+        }
+
+    def retry_failed(self, job_id: str) -> bool:
+        """Move an archived failed job back to the queue, due now with no attempts counted;
+        notifies its queue."""
+        key = self._key(job_id)
+        if key is None:
+            return False
+        params = {"job_id": key, "now": self.clock.now(), "channel": self.names.channel}
+        with autocommitted(self.pool, "retry_failed") as conn:
+            return conn.execute(self._sql.retry_failed, params).rowcount == 1
+
+    def cancel(self, job_id: str) -> bool:
+        """Delete a queued job unless a claim holds it (running) or it is archived."""
+        key = self._key(job_id)
+        if key is None:
+            return False
+        params = {"job_id": key, "now": self.clock.now()}
+        with autocommitted(self.pool, "cancel") as conn:
+            return conn.execute(self._sql.cancel, params).rowcount == 1
+
+    def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
+        cutoff = self.clock.now() - older_than
+        with autocommitted(self.pool, "prune_archive") as conn:
+            return conn.execute(self._sql.prune, (cutoff, check_limit(limit))).rowcount
+
+    def _key(self, job_id: str) -> Any | None:
+        """The id as the job_id column holds it, or None for a string that can't be one."""
+        if self.bigint_ids:
+            return int(job_id) if isinstance(job_id, str) and job_id.isdigit() else None
+        try:
+            return uuid.UUID(job_id)
+        except (TypeError, ValueError, AttributeError):
+            return None
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def schema_sql(self) -> str:
+        """The DDL install_schema() runs: database/postgresql/tables.sql (tables_bigint_ids.sql
+        with DatabaseIds) with this store's names, comments left out."""
+        statements = ddl_statements(self.names, bigint_ids=self.bigint_ids)
+        return "".join(f"{statement.as_string()};\n" for statement in statements)
+
+    def install_schema(self) -> None:
+        """Create the schema(s), tables and indexes if missing, in one transaction. Idempotent
+        and safe to run from several processes at once."""
+        statements = ddl_statements(self.names, bigint_ids=self.bigint_ids)
+        with autocommitted(self.pool, "install_schema") as conn, conn.transaction():
+            conn.execute(self._sql.install_lock, (".".join(self.names.job),))
+            for statement in statements:
+                conn.execute(statement)
+
+    def close(self) -> None:
+        """Close the pool if this store built it (`connect`); a pool given to the constructor
+        belongs to the caller. Listeners are closed by whoever opened them."""
+        if self._owns_pool:
+            self.pool.close()
+
+    # -- notifications -------------------------------------------------------------------------
+
+    def listen(self, queues: Sequence[str]) -> PostgresListener:
+        """Open a dedicated connection (not from the pool) listening on the store's channel."""
+        conninfo = self.pool.conninfo() if callable(self.pool.conninfo) else self.pool.conninfo
+        kwargs = dict(self.pool.kwargs() if callable(self.pool.kwargs) else self.pool.kwargs or {})
+        kwargs["autocommit"] = True
+        with translated("listen"):
+            conn = psycopg.Connection.connect(conninfo or "", **kwargs)
+            try:
+                conn.execute(self._sql.listen)
+            except BaseException:
+                conn.close()
+                raise
+        return PostgresListener(conn, frozenset(queues))
+
+    def __repr__(self) -> str:
+        return (
+            f"<PostgresStore job={'.'.join(self.names.job)!r} "
+            f"archived_job={'.'.join(self.names.archived_job)!r} pool={self.pool.name!r}>"
+        )
+
+
+def _without_password(exc: psycopg.Error, url: str) -> str:
+    text = str(exc).strip()
+    try:
+        password = conninfo_to_dict(url).get("password")
+    except psycopg.Error:
+        return text
+    return text.replace(str(password), "***") if password else text

@@ -1,0 +1,241 @@
+"""RedisStore: the QueueStore port over one Redis server."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from proletarian.adapters.clocks import SystemClock
+from proletarian.adapters.common import DEFAULT_LEASE, encode, new_token, prune_in_batches
+from proletarian.adapters.ids import Uuid7Ids
+from proletarian.adapters.redis.claim import RedisClaim
+from proletarian.adapters.redis.codec import fields, from_micros, load_payload, micros, text, to_job
+from proletarian.adapters.redis.listener import RedisListener
+from proletarian.adapters.redis.scripts import Scripts, translated
+from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core.errors import ConfigurationError
+from proletarian.core.job import Job, NewJob, QueueStats
+from proletarian.core.urls import redact
+from proletarian.ports.clock import Clock
+from proletarian.ports.ids import JobIdStrategy
+from proletarian.ports.serializer import Serializer
+
+DEFAULT_PREFIX = "proletarian"
+DEFAULT_ARCHIVE_RETENTION = 100_000
+PRUNE_BATCH = 1000
+_PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+
+
+class RedisStore:
+    """Jobs in one Redis server (7.0 or later), under keys that start with `prefix:`.
+
+    Claims are leases (`lease`, renewed by the worker's heartbeat); a claim takes jobs whose
+    lease expired, so a dead worker's jobs come back without a rescuer. Every change that
+    touches more than one key is one Lua script, so it is atomic and a crash between two
+    commands cannot lose or duplicate a job. The archive keeps at most `archive_retention`
+    jobs (None: unbounded), dropping the oldest finished first; `prune_archive` deletes by age.
+
+    Every method is safe to call from several threads at once (redis-py's client is).
+    Connection problems raise StoreUnavailable, other Redis errors StoreError.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        serializer: Serializer | None = None,
+        job_ids: JobIdStrategy | None = None,
+        clock: Clock | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+        archive_retention: int | None = DEFAULT_ARCHIVE_RETENTION,
+    ) -> None:
+        if not isinstance(client, redis.Redis):
+            raise ConfigurationError(f"client must be a redis.Redis, got {type(client).__name__}")
+        if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+            raise ConfigurationError(
+                f"prefix {str(prefix)[:40]!r} is not valid (1 to 100 letters, digits, and _ - : .)"
+            )
+        if not isinstance(lease, timedelta) or lease <= timedelta(0):
+            raise ConfigurationError(f"lease must be a positive timedelta, got {lease!r}")
+        if archive_retention is not None and (
+            isinstance(archive_retention, bool)
+            or not isinstance(archive_retention, int)
+            or archive_retention < 0
+        ):
+            raise ConfigurationError(
+                f"archive_retention must be an int >= 0 or None, got {archive_retention!r}"
+            )
+        self.client = client
+        self.prefix = prefix
+        self.serializer: Serializer = serializer or JsonSerializer()
+        self.job_ids: JobIdStrategy = job_ids or Uuid7Ids()
+        self.clock: Clock = clock or SystemClock()
+        self.lease = lease
+        self.archive_retention = archive_retention
+        self._scripts = Scripts(client)
+        self._where = _describe(client)
+        self._owns_client = False
+
+    @classmethod
+    def connect(cls, url: str, **options: Any) -> RedisStore:
+        """A store on a client of its own for `url` (redis://, rediss:// or unix://), closed by
+        `close()`. redis-py options may be given in the URL's query string
+        (`?socket_timeout=5&client_name=worker`); `options` go to the store."""
+        try:
+            client = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=5.0,
+                socket_timeout=10.0,
+                socket_keepalive=True,
+                # A few quick retries ride out a dropped connection; longer outages reach the
+                # worker as StoreUnavailable, and it backs off on its own.
+                retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+            )
+        except ValueError as exc:
+            raise ConfigurationError(f"Redis URL {redact(url)!r} is not valid: {exc}") from exc
+        try:
+            store = cls(client, **options)
+        except BaseException:
+            client.close()
+            raise
+        store._owns_client = True
+        store._where = redact(url)
+        return store
+
+    # -- enqueue ---------------------------------------------------------------------------
+
+    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
+        return self.enqueue_many([job], conn=conn)[0]
+
+    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
+        """All jobs are written by one script: all or none. A call re-sent by redis-py after a
+        dropped connection lost its reply is recognised and not applied twice."""
+        if conn is not None:
+            raise ConfigurationError(
+                "RedisStore does not take conn=: Redis is not the application's database, so "
+                "a job cannot join the application's transaction (there is no outbox). Enqueue "
+                "after the transaction commits, or use a SQL store for transactional enqueue."
+            )
+        now = self.clock.now()
+        rows = [encode(job, serializer=self.serializer, ids=self.job_ids, now=now) for job in jobs]
+        if not rows:
+            return []
+        args: list[str | int] = [micros(now), secrets.token_hex(8)]
+        for row in rows:
+            if not row.id:
+                raise ConfigurationError(
+                    "RedisStore needs job ids made by the client (such as the default "
+                    f"Uuid7Ids), got {row.id!r} from {self.job_ids!r}"
+                )
+            args += [
+                row.id,
+                row.queue,
+                row.job_type,
+                row.payload,
+                row.priority,
+                micros(row.enqueued_at),
+                micros(row.process_at),
+                row.meta,
+            ]
+        written, ids = self._call("enqueue", *args)
+        if not int(written):
+            raise ConfigurationError(f"job id {text(ids)!r} already exists")
+        return [text(job_id) for job_id in ids]
+
+    # -- claim -----------------------------------------------------------------------------
+
+    def claim(self, queues: Sequence[str], *, worker_id: str) -> RedisClaim | None:
+        """One script: due scheduled jobs become ready, expired leases are released, and the
+        most urgent ready job of `queues` is leased to a new token with its attempt counted."""
+        if not queues:
+            return None
+        now = self.clock.now()
+        token = new_token(worker_id)
+        job = self._call("claim", micros(now), micros(now + self.lease), token, *queues)
+        if job is None:
+            return None
+        return RedisClaim(self, fields(job), token, now)
+
+    # -- inspection and operations ---------------------------------------------------------
+
+    def get_job(self, job_id: str) -> Job | None:
+        now = self.clock.now()
+        job = fields(self._call("get", job_id))
+        if not job:
+            return None
+        payload, _ = load_payload(self.serializer, job["payload"])
+        return to_job(job, payload, now)
+
+    def stats(self) -> dict[str, QueueStats]:
+        now = self.clock.now()
+        stats = {}
+        for queue, ready, scheduled, running, succeeded, failed, oldest in self._call(
+            "stats", micros(now)
+        ):
+            stats[text(queue)] = QueueStats(
+                ready=int(ready),
+                scheduled=int(scheduled),
+                running=int(running),
+                succeeded=int(succeeded),
+                failed=int(failed),
+                oldest_ready_age=None if int(oldest) < 0 else now - from_micros(oldest),
+            )
+        return dict(sorted(stats.items()))
+
+    def retry_failed(self, job_id: str) -> bool:
+        return bool(self._call("retry_failed", job_id, micros(self.clock.now())))
+
+    def cancel(self, job_id: str) -> bool:
+        return bool(self._call("cancel", job_id, micros(self.clock.now())))
+
+    def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
+        """Deletes in batches of PRUNE_BATCH, one script each, so Redis is never blocked long;
+        the whole prune is therefore not atomic (each job's deletion is)."""
+        cutoff = micros(self.clock.now() - older_than)
+        return prune_in_batches(
+            lambda batch: int(self._call("prune", cutoff, batch)), limit, PRUNE_BATCH
+        )
+
+    def install_schema(self) -> None:
+        """Nothing to create in Redis; loads the scripts, so an unsupported server (before
+        7.0) or a missing permission shows now rather than at the first claim."""
+        with translated(self._where):
+            self._scripts.load()
+
+    def close(self) -> None:
+        """Close the client if `connect()` made it; a client given by the caller stays open."""
+        if self._owns_client:
+            self.client.close()
+
+    # -- notifications ---------------------------------------------------------------------
+
+    def listen(self, queues: Sequence[str]) -> RedisListener:
+        """A pub/sub subscription, on a connection of its own, to enqueues on `queues`."""
+        return RedisListener(self.client, self.prefix, queues, self._where)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _call(self, script: str, *args: str | int) -> Any:
+        with translated(self._where):
+            return self._scripts(script, self.prefix, *args)
+
+    def __repr__(self) -> str:
+        return f"<RedisStore {self._where} prefix={self.prefix!r}>"
+
+
+def _describe(client: redis.Redis) -> str:
+    """Where a caller's client points, without its password."""
+    options = client.connection_pool.connection_kwargs
+    if "path" in options:
+        return f"unix://{options['path']}?db={options.get('db', 0)}"
+    return f"redis://{options.get('host', 'localhost')}:{options.get('port', 6379)}/" + str(
+        options.get("db", 0)
+    )

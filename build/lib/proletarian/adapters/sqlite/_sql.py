@@ -1,0 +1,302 @@
+"""The SQLite store's SQL in one place: the DDL of the packaged tables.sql, every statement (with
+validated, double-quoted table names), and the mapping between rows and jobs.
+
+Timestamps are stored as UTC text of fixed width, 'YYYY-MM-DD HH:MM:SS.ffffff': text comparison
+orders them correctly, and SQLite's date functions read them.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import attrs
+
+from proletarian.adapters.common import decode_meta, queued_status, utc_naive
+from proletarian.core import names
+from proletarian.core.errors import ConfigurationError, SerializationError
+from proletarian.core.job import Job, JobError, JobStatus, Priority
+from proletarian.ports.serializer import Serializer
+
+SCHEMA_RESOURCE = "schema/sqlite.sql"
+DEFAULT_JOB_TABLE = "job"
+DEFAULT_ARCHIVED_JOB_TABLE = "archived_job"
+
+# Every column a queued job and an archived job share, in the order rows are read back.
+COLUMNS = (
+    "job_id, queue, job_type, payload, priority, attempts, enqueued_at, process_at, meta, "
+    "error_type, error_message, error_traceback"
+)
+
+# The priorities, as the rows of a VALUES list: the pick enters the claim index once per queue
+# and priority, so that no walk passes over the jobs of another priority.
+PRIORITIES = ", ".join(f"({priority.value})" for priority in Priority)
+
+# In tables.sql only table and index names are double-quoted, and each index name starts with
+# its table's name, so renaming the tables is a substitution of quoted names.
+_QUOTED_NAME = re.compile(r'"(archived_job|job)(_\w+)?"')
+
+
+def to_text(value: datetime) -> str:
+    return utc_naive(value).isoformat(sep=" ", timespec="microseconds")
+
+
+def from_text(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def identifier(value: str, *, what: str) -> str:
+    """A validated table name, double-quoted. SQLite has no schemas, so no qualified names."""
+    parts = names.table_name(value, what=what)
+    if len(parts) != 1:
+        raise ConfigurationError(
+            f"{what} {value!r} is schema-qualified; SQLiteStore keeps its tables in its own "
+            "database file, so give a plain name"
+        )
+    return f'"{parts[0]}"'
+
+
+def schema_text() -> str:
+    """The packaged copy of database/sqlite/tables.sql."""
+    return resources.files("proletarian").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+
+
+def ddl_statements(job_table: str, archived_job_table: str) -> tuple[str, ...]:
+    """The statements of tables.sql, with the tables (and their indexes) renamed."""
+    tables = {DEFAULT_JOB_TABLE: job_table, DEFAULT_ARCHIVED_JOB_TABLE: archived_job_table}
+
+    def rename(match: re.Match[str]) -> str:
+        return f'"{tables[match[1]]}{match[2] or ""}"'
+
+    statements: list[str] = []
+    pending = ""
+    for line in _QUOTED_NAME.sub(rename, schema_text()).splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    return tuple(statements)
+
+
+@attrs.frozen
+class Statements:
+    """Every statement the store runs, for one pair of tables."""
+
+    job_table: str
+    archived_job_table: str
+    ddl: tuple[str, ...]
+
+    @classmethod
+    def for_tables(cls, job_table: str, archived_job_table: str) -> Statements:
+        job = identifier(job_table, what="job_table")
+        archived = identifier(archived_job_table, what="archived_job_table")
+        if job.lower() == archived.lower():
+            raise ConfigurationError(
+                f"job_table and archived_job_table must differ, both are {job_table!r}"
+            )
+        return cls(job, archived, ddl_statements(job[1:-1], archived[1:-1]))
+
+    @property
+    def tables_present(self) -> str:
+        return (
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+            "AND (name = ? COLLATE NOCASE OR name = ? COLLATE NOCASE)"
+        )
+
+    @property
+    def insert(self) -> str:
+        return (
+            f"INSERT INTO {self.job_table} "
+            "(job_id, queue, job_type, payload, priority, enqueued_at, process_at, meta) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+
+    def pick(self, queue_count: int) -> str:
+        """Parameters: the queues, now, now. The most urgent due job that no lease holds (a job
+        whose lease expired is due again), and whether it had a lease: then it is reclaimed.
+
+        Each queue's index is entered once per priority for its first free due job, and the
+        best of those few is taken. One walk in (priority, process_at) order would pass over
+        every job scheduled for later at a more urgent priority (100,000 of them made a claim
+        take 19 ms instead of 0.4), and over several queues it would sort all their due jobs.
+        """
+        queues = ", ".join(["(?)"] * queue_count)
+        picked = ", ".join(f"j.{column}" for column in COLUMNS.split(", "))
+        return (
+            f"SELECT {picked}, j.locked_by IS NOT NULL "
+            f"FROM (SELECT column1 AS queue FROM (VALUES {queues})) AS wanted "
+            f"CROSS JOIN (SELECT column1 AS priority FROM (VALUES {PRIORITIES})) AS p "
+            f"JOIN {self.job_table} AS j ON j.job_id = ("
+            f"SELECT job_id FROM {self.job_table} "
+            "WHERE queue = wanted.queue AND priority = p.priority AND process_at <= ? "
+            "AND (locked_until IS NULL OR locked_until <= ?) "
+            "ORDER BY process_at, job_id LIMIT 1) "
+            "ORDER BY j.priority, j.process_at, j.job_id LIMIT 1"
+        )
+
+    @property
+    def take(self) -> str:
+        """Parameters: token, locked_until, job id. Leases the picked job, counting the attempt."""
+        return (
+            f"UPDATE {self.job_table} "
+            "SET locked_by = ?, locked_until = ?, attempts = attempts + 1 WHERE job_id = ?"
+        )
+
+    @property
+    def holds(self) -> str:
+        return f"SELECT 1 FROM {self.job_table} WHERE job_id = ? AND locked_by = ?"
+
+    @property
+    def renew(self) -> str:
+        return f"UPDATE {self.job_table} SET locked_until = ? WHERE job_id = ? AND locked_by = ?"
+
+    @property
+    def archive(self) -> str:
+        """Parameters: error type, message, traceback, status, started_at, finished_at, job id,
+        token. Copies the row only while the token still holds it."""
+        return (
+            f"INSERT INTO {self.archived_job_table} ({COLUMNS}, status, started_at, finished_at) "
+            "SELECT job_id, queue, job_type, payload, priority, attempts, enqueued_at, "
+            "process_at, meta, ?, ?, ?, ?, ?, ? "
+            f"FROM {self.job_table} WHERE job_id = ? AND locked_by = ?"
+        )
+
+    @property
+    def delete(self) -> str:
+        return f"DELETE FROM {self.job_table} WHERE job_id = ?"
+
+    @property
+    def retry(self) -> str:
+        return (
+            f"UPDATE {self.job_table} SET locked_by = NULL, locked_until = NULL, process_at = ?, "
+            "error_type = ?, error_message = ?, error_traceback = ? "
+            "WHERE job_id = ? AND locked_by = ?"
+        )
+
+    @property
+    def abandon(self) -> str:
+        return (
+            f"UPDATE {self.job_table} "
+            "SET locked_by = NULL, locked_until = NULL, attempts = attempts - 1 "
+            "WHERE job_id = ? AND locked_by = ?"
+        )
+
+    @property
+    def get(self) -> str:
+        """Parameters: job id twice. One statement, so a job being archived is seen once."""
+        return (
+            f"SELECT {COLUMNS}, locked_until, NULL, NULL, NULL "
+            f"FROM {self.job_table} WHERE job_id = ? "
+            f"UNION ALL SELECT {COLUMNS}, NULL, status, started_at, finished_at "
+            f"FROM {self.archived_job_table} WHERE job_id = ?"
+        )
+
+    @property
+    def queued_counts(self) -> str:
+        """Parameter ?1 is now. Per queue: running, scheduled, ready, oldest ready due time."""
+        free = "(locked_until IS NULL OR locked_until <= ?1)"
+        return (
+            "SELECT queue, count(CASE WHEN locked_until > ?1 THEN 1 END), "
+            f"count(CASE WHEN {free} AND process_at > ?1 THEN 1 END), "
+            f"count(CASE WHEN {free} AND process_at <= ?1 THEN 1 END), "
+            f"min(CASE WHEN {free} AND process_at <= ?1 THEN process_at END) "
+            f"FROM {self.job_table} GROUP BY queue"
+        )
+
+    @property
+    def archived_counts(self) -> str:
+        return f"SELECT queue, status, count(*) FROM {self.archived_job_table} GROUP BY 1, 2"
+
+    @property
+    def requeue_failed(self) -> str:
+        """Parameters: now, job id. The job comes back due now, with no attempts or error."""
+        return (
+            f"INSERT INTO {self.job_table} "
+            "(job_id, queue, job_type, payload, priority, enqueued_at, process_at, meta) "
+            "SELECT job_id, queue, job_type, payload, priority, enqueued_at, ?, meta "
+            f"FROM {self.archived_job_table} WHERE job_id = ? AND status = 'failed'"
+        )
+
+    @property
+    def delete_archived(self) -> str:
+        return f"DELETE FROM {self.archived_job_table} WHERE job_id = ?"
+
+    @property
+    def cancel(self) -> str:
+        return (
+            f"DELETE FROM {self.job_table} "
+            "WHERE job_id = ? AND (locked_until IS NULL OR locked_until <= ?)"
+        )
+
+    @property
+    def prune(self) -> str:
+        # LIMIT -1 is no limit.
+        return (
+            f"DELETE FROM {self.archived_job_table} WHERE rowid IN (SELECT rowid FROM "
+            f"{self.archived_job_table} WHERE finished_at < ? ORDER BY finished_at LIMIT ?)"
+        )
+
+
+def decode_payload(serializer: Serializer, text: str) -> tuple[Any, JobError | None]:
+    """The payload, or None and the decode error for a payload the serializer refuses."""
+    try:
+        return serializer.loads(text), None
+    except SerializationError as exc:
+        return None, JobError(type="SerializationError", message=str(exc))
+
+
+def job_from_row(row: Sequence[Any], *, payload: Any, now: datetime) -> Job:
+    """A row of `Statements.get` (or a claimed row, padded) as a Job with the decoded `payload`.
+    A queued job is RUNNING while its lease holds; its running attempt is not yet counted in
+    `attempts`."""
+    (
+        job_id,
+        queue,
+        job_type,
+        _payload_text,
+        priority,
+        attempts,
+        enqueued_at,
+        process_at,
+        meta,
+        error_type,
+        error_message,
+        error_traceback,
+        locked_until,
+        status,
+        started_at,
+        finished_at,
+    ) = row
+    due = from_text(process_at)
+    if status is None:
+        job_status = queued_status(due, _maybe(locked_until), now)
+    else:
+        job_status = JobStatus(status)
+    error = None
+    if error_type is not None:
+        error = JobError(
+            type=error_type, message=error_message or "", traceback=error_traceback or ""
+        )
+    return Job(
+        id=job_id,
+        queue=queue,
+        job_type=job_type,
+        payload=payload,
+        priority=Priority(priority),
+        attempts=attempts - 1 if job_status is JobStatus.RUNNING else attempts,
+        enqueued_at=from_text(enqueued_at),
+        process_at=due,
+        status=job_status,
+        meta=decode_meta(meta),
+        error=error,
+        started_at=_maybe(started_at),
+        finished_at=_maybe(finished_at),
+    )
+
+
+def _maybe(value: str | None) -> datetime | None:
+    return None if value is None else from_text(value)

@@ -1,0 +1,189 @@
+"""The argument parser: every command, its options and their help."""
+
+from __future__ import annotations
+
+import argparse
+from importlib import metadata
+from typing import NoReturn
+
+from proletarian.cli import commands, demo, schema, values, worker
+from proletarian.cli.errors import UsageError
+from proletarian.cli.session import URL_VARIABLE
+from proletarian.core.job import Priority
+
+
+class Parser(argparse.ArgumentParser):
+    """Reports a bad command line as a UsageError (one line, exit 2) instead of printing the
+    usage block and calling sys.exit, so `main(argv)` returns normally."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def build() -> Parser:
+    parser = Parser(
+        prog="proletarian",
+        description="A durable job queue on PostgreSQL, MySQL, SQLite or Redis.",
+        epilog=f"--url defaults to the {URL_VARIABLE} environment variable. "
+        "Try it with no server: proletarian demo",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    url = Parser(add_help=False)
+    url.add_argument(
+        "--url",
+        help=f"the store: postgresql://..., mysql://..., sqlite:///path, redis://..., memory:// "
+        f"(default: ${URL_VARIABLE})",
+    )
+
+    schema_cmd = sub.add_parser("schema", help="print or install the tables a store needs")
+    schema_sub = schema_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    schema_sub.add_parser(
+        "print", parents=[url], help="print the DDL for the URL's kind of store (no connection)"
+    ).set_defaults(run=schema.print_schema)
+    schema_sub.add_parser(
+        "apply", parents=[url], help="create the tables if missing (idempotent)"
+    ).set_defaults(run=schema.apply_schema)
+
+    work = sub.add_parser(
+        "worker",
+        parents=[url],
+        help="run jobs with a handler until SIGTERM or Ctrl-C",
+        description="Run a worker. The first SIGTERM or SIGINT stops it gracefully (running "
+        "jobs finish, up to --shutdown-timeout); a second one exits at once.",
+    )
+    work.add_argument("handler", metavar="MODULE:HANDLER", help="e.g. myapp.jobs:handle_job")
+    work.add_argument(
+        "--queue",
+        action="append",
+        metavar="Q",
+        help="a queue to work; repeat for several (default: default)",
+    )
+    work.add_argument(
+        "--threads", type=values.positive_int, default=1, metavar="N", help="default: 1"
+    )
+    work.add_argument(
+        "--polling-interval",
+        type=values.positive_seconds,
+        default=1.0,
+        metavar="S",
+        help="seconds between polls when idle (default: 1)",
+    )
+    work.add_argument(
+        "--shutdown-timeout",
+        type=values.positive_seconds,
+        default=10.0,
+        metavar="S",
+        help="seconds running jobs get to finish after a stop signal (default: 10)",
+    )
+    work.add_argument(
+        "--lease",
+        type=values.positive_seconds,
+        default=None,
+        metavar="S",
+        help="lease claims for S seconds: leased claims on PostgreSQL (for long jobs), the "
+        "lease length on SQLite, Redis and memory:// (default: transactional claims on "
+        "PostgreSQL, 30 s leases elsewhere)",
+    )
+    work.add_argument(
+        "--handler-mode",
+        choices=("default", "advanced"),
+        default="default",
+        help="default: handler(job_type, payload); advanced: handler(job, ctx)",
+    )
+    work.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="worker events logged to stderr (default: info)",
+    )
+    work.set_defaults(run=worker.run_worker)
+
+    enqueue = sub.add_parser("enqueue", parents=[url], help="enqueue one job; prints its id")
+    enqueue.add_argument("job_type", metavar="JOB_TYPE")
+    enqueue.add_argument("payload", metavar="JSON_PAYLOAD", help='e.g. \'{"email": "a@b.c"}\'')
+    enqueue.add_argument("--queue", default="default", metavar="Q", help="default: default")
+    enqueue.add_argument(
+        "--in",
+        dest="delay",
+        type=values.seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="run it this many seconds from now",
+    )
+    enqueue.add_argument(
+        "--priority",
+        choices=[p.name.lower() for p in Priority],
+        default="normal",
+        help="default: normal",
+    )
+    enqueue.set_defaults(run=commands.enqueue)
+
+    sub.add_parser(
+        "status", parents=[url], help="jobs per queue: waiting, running, archived"
+    ).set_defaults(run=commands.status)
+
+    for name, run, text in (
+        ("retry", commands.retry, "put a failed job back on its queue"),
+        ("cancel", commands.cancel, "remove a queued job that has not started"),
+    ):
+        command = sub.add_parser(name, parents=[url], help=text)
+        command.add_argument("job_id", metavar="JOB_ID")
+        command.set_defaults(run=run)
+
+    prune = sub.add_parser("prune", parents=[url], help="delete old archived jobs")
+    prune.add_argument(
+        "--older-than",
+        type=values.duration,
+        required=True,
+        metavar="AGE",
+        help="finished longer ago than this: 7d, 12h, 30m, 90s, 1d12h",
+    )
+    prune.add_argument(
+        "--batch",
+        type=values.positive_int,
+        default=10_000,
+        metavar="N",
+        help="delete at most N jobs per transaction, reporting progress (default 10000)",
+    )
+    prune.set_defaults(run=commands.prune)
+
+    show = sub.add_parser(
+        "demo",
+        help="work sample jobs on an embedded SQLite file, with live progress (no server)",
+        description="Enqueue sample jobs (send-email, resize-image, charge-card, sync-crm; a "
+        "few fail once or twice, a few on every attempt, some are delayed or urgent) into a new "
+        "SQLite file, work them with live progress, and print a summary per job type. "
+        "Needs no server.",
+    )
+    target = show.add_mutually_exclusive_group()
+    target.add_argument(
+        "--path", metavar="FILE", help="the SQLite file (default: a new file in a temp dir)"
+    )
+    target.add_argument("--url", help="run on another store instead; its demo queues must be empty")
+    show.add_argument(
+        "--jobs", type=values.positive_int, default=3000, metavar="N", help="default: 3000"
+    )
+    show.add_argument(
+        "--threads", type=values.positive_int, default=4, metavar="N", help="default: 4"
+    )
+    show.add_argument(
+        "--seed", type=int, default=1, help="seed of the sample jobs' random choices (default: 1)"
+    )
+    show.add_argument(
+        "--timeout",
+        type=values.positive_seconds,
+        default=300.0,
+        metavar="S",
+        help="give up after this many seconds (default: 300)",
+    )
+    show.set_defaults(run=demo.run_demo)
+    return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("proletarian")
+    except metadata.PackageNotFoundError:
+        return "unknown"

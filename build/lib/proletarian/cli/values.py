@@ -1,0 +1,65 @@
+"""Parsing the values users type: durations, seconds, counts and JSON payloads."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+from datetime import timedelta
+from typing import Any
+
+from proletarian.cli.errors import UsageError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_PART = r"(\d+(?:\.\d+)?)([smhd])"
+
+
+def duration(text: str) -> timedelta:
+    """`7d`, `12h`, `30m`, `90s`, or combined like `1d12h`. A unit is required: a bare `7`
+    could mean seconds or days, and guessing wrong for `prune` deletes the archive."""
+    if not re.fullmatch(f"(?:{_PART})+", text.strip()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; use a number with a unit s, m, h or d, like 7d or 1h30m"
+        )
+    seconds = sum(float(n) * _UNITS[unit] for n, unit in re.findall(_PART, text))
+    return timedelta(seconds=seconds)
+
+
+def seconds(text: str) -> float:
+    """A finite, non-negative number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds >= 0")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    value = seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
+
+
+def json_payload(text: str) -> Any:
+    """Decoded JSON; UsageError naming the position of the first mistake."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"JSON_PAYLOAD is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
+            f'(got {text[:60]!r}); quote it for the shell, e.g. \'{{"email": "a@b.c"}}\''
+        ) from None

@@ -1,0 +1,54 @@
+"""The errors proletarian raises. Every one derives from `ProletarianError`::
+
+    ProletarianError
+    ├── ConfigurationError (also ValueError)   bad table name, bad policy, bad job fields
+    ├── SerializationError (also ValueError)   a payload the serializer cannot encode or decode
+    ├── UnknownJobType (also LookupError)      no handler is registered for a job type
+    ├── JobAbandoned                           a worker died holding the job (lease expired)
+    ├── TransactionAborted                     a handler went on after its SQL failed
+    └── StoreError                             the store refused or failed an operation
+        ├── StoreUnavailable                   connection lost, server down: worth retrying
+        └── ClaimLost                          a lease expired; another worker may hold the job
+
+Driver exceptions are translated at the adapter boundary with the original kept as `__cause__`.
+"""
+
+from __future__ import annotations
+
+
+class ProletarianError(Exception):
+    """The root of every error raised by proletarian."""
+
+
+class ConfigurationError(ProletarianError, ValueError):
+    """A value given to proletarian is not acceptable; nothing was written."""
+
+
+class SerializationError(ProletarianError, ValueError):
+    """A payload could not be encoded (nothing was written) or a stored one could not be decoded."""
+
+
+class UnknownJobType(ProletarianError, LookupError):
+    """A job's type has no registered handler."""
+
+
+class JobAbandoned(ProletarianError):
+    """The job's previous attempt ended without an outcome: its worker died holding the lease.
+    A retry function is asked with this exception to bound how often such a job runs again."""
+
+
+class TransactionAborted(ProletarianError):
+    """A statement the handler ran on `ctx.connection` failed, aborting the claim's transaction,
+    and the handler returned normally: the attempt can't succeed and counts as failed."""
+
+
+class StoreError(ProletarianError):
+    """The store failed an operation."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached: the server is down or the connection was lost."""
+
+
+class ClaimLost(StoreError):
+    """A leased claim is no longer held (its lease expired and another worker may have the job)."""

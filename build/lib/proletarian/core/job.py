@@ -1,0 +1,142 @@
+"""The job as an inert value: what was enqueued, and what became of it."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from proletarian.core import names
+from proletarian.core.errors import ConfigurationError
+
+MAX_META_ITEMS = 32
+MAX_META_LENGTH = 1024
+
+
+class Priority(enum.Enum):
+    """How urgent a job is. A lower value is claimed first: CRITICAL > HIGH > NORMAL > LOW."""
+
+    CRITICAL = 0
+    HIGH = 1
+    NORMAL = 2
+    LOW = 3
+
+
+class JobStatus(enum.Enum):
+    READY = "ready"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@attrs.frozen(kw_only=True)
+class JobError:
+    """What went wrong in one attempt: the exception type, its message and the traceback text."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+
+def aware(value: datetime | None, *, what: str) -> datetime | None:
+    """Refuse naive datetimes: proletarian stores UTC and cannot guess a naive value's zone."""
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ConfigurationError(f"{what} must be timezone-aware, got naive {value.isoformat()}")
+    return value
+
+
+def _check_aware(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    aware(value, what=attribute.name)
+
+
+def _check_label(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    names.label(value, what=attribute.name)
+
+
+def _check_priority(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, Priority):
+        raise ConfigurationError(f"priority must be a proletarian.Priority, got {value!r}")
+
+
+def check_meta(meta: Mapping[str, str]) -> dict[str, str]:
+    """A job's meta is a small map of strings to strings (request ids, trace ids, tenants)."""
+    if not isinstance(meta, Mapping):
+        raise ConfigurationError(f"meta must be a mapping of str to str, got {type(meta).__name__}")
+    if len(meta) > MAX_META_ITEMS:
+        raise ConfigurationError(f"meta has {len(meta)} items; at most {MAX_META_ITEMS} allowed")
+    for key, value in meta.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ConfigurationError(f"meta must map str to str, got {key!r}: {value!r}")
+        if len(key) + len(value) > MAX_META_LENGTH:
+            raise ConfigurationError(f"meta item {key[:40]!r} is over {MAX_META_LENGTH} chars")
+    return dict(meta)
+
+
+@attrs.frozen
+class NewJob:
+    """A job to enqueue: `NewJob("send-email", payload, queue=..., ...)`. `process_at` in the
+    past means now; give it or `process_in`, not both."""
+
+    job_type: str = attrs.field(validator=_check_label)
+    payload: Any
+    queue: str = attrs.field(default="default", validator=_check_label, kw_only=True)
+    priority: Priority = attrs.field(
+        default=Priority.NORMAL, validator=_check_priority, kw_only=True
+    )
+    process_at: datetime | None = attrs.field(default=None, validator=_check_aware, kw_only=True)
+    process_in: timedelta | None = attrs.field(default=None, kw_only=True)
+    meta: Mapping[str, str] = attrs.field(factory=dict, converter=check_meta, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        if self.process_at is not None and self.process_in is not None:
+            raise ConfigurationError("give process_at or process_in, not both")
+        if self.process_in is not None and not isinstance(self.process_in, timedelta):
+            raise ConfigurationError(f"process_in must be a timedelta, got {self.process_in!r}")
+
+    def due_at(self, now: datetime) -> datetime:
+        """When the job becomes claimable, given the current time."""
+        if self.process_in is not None:
+            return now + max(self.process_in, timedelta(0))
+        if self.process_at is not None and self.process_at > now:
+            return self.process_at
+        return now
+
+
+@attrs.frozen(kw_only=True)
+class Job:
+    """A job as a store holds it. `attempts` counts finished attempts; `attempt` is the current,
+    1-based one (the attempt a handler is running)."""
+
+    id: str
+    queue: str
+    job_type: str
+    payload: Any
+    priority: Priority = Priority.NORMAL
+    attempts: int = 0
+    enqueued_at: datetime = attrs.field(validator=_check_aware)
+    process_at: datetime = attrs.field(validator=_check_aware)
+    status: JobStatus = JobStatus.READY
+    meta: Mapping[str, str] = attrs.field(factory=dict)
+    error: JobError | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def attempt(self) -> int:
+        return self.attempts + 1
+
+
+@attrs.frozen(kw_only=True)
+class QueueStats:
+    """Counts for one queue; `oldest_ready_age` is how long the oldest due job has waited."""
+
+    ready: int = 0
+    scheduled: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    oldest_ready_age: timedelta | None = None

@@ -1,0 +1,145 @@
+"""Enqueueing: the calls application code makes, inside its own transaction when it gives `conn`.
+
+The async forms take the same arguments and build the same `NewJob`; the store prepares one
+statement for both (see `AsyncEnqueuer`), so sync and async enqueue can't disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypedDict
+
+from proletarian.core.errors import ConfigurationError
+from proletarian.core.job import NewJob, Priority
+from proletarian.ports.store import AsyncEnqueuer, QueueStore
+
+
+class JobOptions(TypedDict, total=False):
+    """The optional fields of one job, as keyword arguments of `enqueue` and the integration
+    helpers that wrap it."""
+
+    queue: str
+    process_at: datetime | None
+    process_in: timedelta | None
+    priority: Priority
+    meta: Mapping[str, str] | None
+
+
+def enqueue(
+    store: QueueStore,
+    job_type: str,
+    payload: Any,
+    *,
+    conn: Any | None = None,
+    queue: str = "default",
+    process_at: datetime | None = None,
+    process_in: timedelta | None = None,
+    priority: Priority = Priority.NORMAL,
+    meta: Mapping[str, str] | None = None,
+) -> str:
+    """Enqueue one job and return its id.
+
+    With `conn` (a connection of the store's driver), the job is written in the caller's open
+    transaction and becomes visible only if the caller commits: the outbox pattern. proletarian
+    never commits or rolls back `conn`. Without it, the store writes and commits on its own.
+
+    Raises ConfigurationError for bad fields (naive datetimes, both `process_at` and
+    `process_in`, empty names) and SerializationError for a payload the serializer can't encode;
+    in both cases nothing is written.
+    """
+    job = new_job(
+        job_type,
+        payload,
+        queue=queue,
+        process_at=process_at,
+        process_in=process_in,
+        priority=priority,
+        meta=meta,
+    )
+    return store.enqueue(job, conn=conn)
+
+
+def enqueue_many(
+    store: QueueStore, jobs: Iterable[NewJob], *, conn: Any | None = None
+) -> list[str]:
+    """Enqueue several jobs at once (one round trip where the store can) and return their ids in
+    order. All or none are written; the same rules as `enqueue` apply."""
+    return store.enqueue_many(list(jobs), conn=conn)
+
+
+async def enqueue_async(
+    store: AsyncEnqueuer,
+    job_type: str,
+    payload: Any,
+    *,
+    conn: Any | None = None,
+    queue: str = "default",
+    process_at: datetime | None = None,
+    process_in: timedelta | None = None,
+    priority: Priority = Priority.NORMAL,
+    meta: Mapping[str, str] | None = None,
+) -> str:
+    """`enqueue` for asyncio code: the same fields, checks and statement.
+
+    With `conn` (an asyncio connection of the store's driver: psycopg's `AsyncConnection` for
+    PostgresStore), the job joins the caller's open transaction and is visible only if the
+    caller commits; proletarian never commits or rolls back `conn`. Without it, the store
+    writes and commits on its own without blocking the event loop (PostgresStore runs the sync
+    form on its pool in a worker thread).
+
+    Raises ConfigurationError for a store with no async enqueue (only PostgresStore has one)
+    and for bad fields, SerializationError for a payload that can't be encoded; in every case
+    nothing is written.
+    """
+    target = _async_store(store)
+    job = new_job(
+        job_type,
+        payload,
+        queue=queue,
+        process_at=process_at,
+        process_in=process_in,
+        priority=priority,
+        meta=meta,
+    )
+    (job_id,) = await target.enqueue_many_async([job], conn=conn)
+    return job_id
+
+
+async def enqueue_many_async(
+    store: AsyncEnqueuer, jobs: Iterable[NewJob], *, conn: Any | None = None
+) -> list[str]:
+    """`enqueue_many` for asyncio code: one round trip, all or none written, ids in order."""
+    return await _async_store(store).enqueue_many_async(list(jobs), conn=conn)
+
+
+def new_job(
+    job_type: str,
+    payload: Any,
+    *,
+    queue: str = "default",
+    process_at: datetime | None = None,
+    process_in: timedelta | None = None,
+    priority: Priority = Priority.NORMAL,
+    meta: Mapping[str, str] | None = None,
+) -> NewJob:
+    """The validated job the enqueue functions hand to the store (ConfigurationError if bad)."""
+    return NewJob(
+        job_type=job_type,
+        payload=payload,
+        queue=queue,
+        priority=priority,
+        process_at=process_at,
+        process_in=process_in,
+        meta=meta or {},
+    )
+
+
+def _async_store(store: object) -> AsyncEnqueuer:
+    if not isinstance(store, AsyncEnqueuer):
+        raise ConfigurationError(
+            f"{type(store).__name__} does not support enqueue_async; use PostgresStore with a "
+            "psycopg AsyncConnection, or call proletarian.enqueue in a thread "
+            "(await asyncio.to_thread(proletarian.enqueue, store, ...))"
+        )
+    return store

@@ -1,0 +1,1 @@
+"""Protocols the worker and the application program against; adapters implement them."""

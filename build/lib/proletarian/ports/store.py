@@ -1,0 +1,161 @@
+"""The queue store port: where jobs wait, how a worker claims one, and how the outcome is kept.
+
+Two ways to hold a claim satisfy the same `Claim` protocol:
+
+* a transactional claim (PostgreSQL, MySQL) holds a row lock in an open transaction until one
+  outcome method commits; `connection` is that transaction, for handler writes that must commit
+  with the outcome;
+* a leased claim (SQLite, Redis, memory) commits at once with a lease; it also satisfies
+  `Renewable`, and the worker renews the lease while the handler runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from proletarian.core.job import Job, JobError, NewJob, QueueStats
+from proletarian.ports.clock import Clock
+
+
+class Claim(Protocol):
+    """One claimed job. Exactly one of `succeed`, `retry_at`, `fail` or `abandon` ends it; each
+    is atomic. Not shared between threads."""
+
+    @property
+    def job(self) -> Job: ...
+
+    @property
+    def connection(self) -> Any | None:
+        """The open transaction where handler writes commit atomically with the outcome, or
+        None where the store has none. Asked for only when a handler (or middleware) wants it:
+        a store may open the handler's scope (a savepoint) on first access, and must close it
+        (release, or roll back to it) before it touches the job row again."""
+
+    @property
+    def decode_error(self) -> JobError | None:
+        """Set when the stored payload could not be decoded; the job's payload is then None."""
+
+    @property
+    def reclaimed(self) -> bool:
+        """True when the job's previous attempt ended without an outcome: its worker died
+        holding a lease that then expired (that attempt was counted). A dead worker's
+        transactional claim is rolled back and not counted, so it never makes a job
+        reclaimed."""
+
+    def succeed(self) -> None:
+        """Archive the job as succeeded, committing handler writes made on `connection`.
+        Raises TransactionAborted, with the claim still held, when the handler left
+        `connection` in a failed transaction: the caller then records a retry or failure."""
+
+    def retry_at(self, when: datetime, error: JobError) -> None:
+        """Put the job back, due at `when`, counting the attempt and keeping `error`.
+        Handler writes on `connection` are rolled back first."""
+
+    def fail(self, error: JobError) -> None:
+        """Archive the job as failed with `error`. Handler writes are rolled back first."""
+
+    def abandon(self) -> None:
+        """Give the job back untouched, as if never claimed (rollback, or lease released)."""
+
+
+@runtime_checkable
+class Renewable(Protocol):
+    """A claim held by a lease that must be renewed while the handler runs."""
+
+    @property
+    def lease(self) -> timedelta: ...
+
+    def renew(self) -> None:
+        """Extend the lease by `lease` from now. Raises ClaimLost if it was already lost."""
+
+
+class QueueStore(Protocol):
+    """Where jobs are kept. Every method is safe to call from several threads at once."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
+        """Add one job and return its id. With `conn`, the insert joins the caller's open
+        transaction and is never committed here; without it the store commits.
+        Raises SerializationError (nothing written) for a payload that can't be encoded."""
+
+    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
+        """Add several jobs in one round trip where the store can; all or none are written."""
+
+    def claim(self, queues: Sequence[str], *, worker_id: str) -> Claim | None:
+        """Take the most urgent due job of `queues` (priority, then due time, then id), or
+        None when no job is due. A job held by another claim is never returned."""
+
+    def get_job(self, job_id: str) -> Job | None:
+        """A queued or archived job, or None."""
+
+    def stats(self) -> dict[str, QueueStats]:
+        """Counts per queue, of queued and archived jobs."""
+
+    def retry_failed(self, job_id: str) -> bool:
+        """Put an archived failed job back on its queue, due now; False if there is none."""
+
+    def cancel(self, job_id: str) -> bool:
+        """Remove a queued job that is not running; True if it was removed."""
+
+    def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
+        """Delete archived jobs finished more than `older_than` ago, oldest first, at most
+        `limit` of them (all when None); returns how many. Call again with a limit to prune a
+        large archive in steps and report progress."""
+
+    def install_schema(self) -> None:
+        """Create the store's tables or structures if missing. Idempotent."""
+
+    def close(self) -> None:
+        """Release connections held by the store."""
+
+
+@runtime_checkable
+class BatchClaimer(Protocol):
+    """A store that can claim several jobs in one go (the worker's batch mode)."""
+
+    def claim_batch(self, queues: Sequence[str], *, worker_id: str, limit: int) -> Sequence[Claim]:
+        """Take up to `limit` of the most urgent due jobs of `queues`, in claim order, or []
+        when none is due. Each claim is ended with one of its outcome methods, as from
+        `claim`, in any order, by the one thread that claimed the batch.
+
+        A store may hold the whole batch in one transaction: then each claim's `connection`
+        is a savepoint of its own (a failing handler rolls back alone), outcomes are recorded
+        as they come and written together, atomically, when the last claim of the batch ends
+        (that call raises if the write fails, and every job of the batch runs again), and
+        `abandon` of any claim rolls the whole batch back, giving back the jobs whose
+        outcomes were not yet written. Abandoning a claim whose batch already ended does
+        nothing. `limit` is at least 1."""
+
+
+@runtime_checkable
+class AsyncEnqueuer(Protocol):
+    """A store that can enqueue from asyncio code on the caller's asyncio connection."""
+
+    async def enqueue_many_async(
+        self, jobs: Sequence[NewJob], *, conn: Any | None = None
+    ) -> list[str]:
+        """`QueueStore.enqueue_many` for asyncio code, with the same statement and checks. With
+        `conn` (an asyncio connection of the store's driver) the jobs join the caller's open
+        transaction, never committed here; without it the store writes and commits without
+        blocking the event loop."""
+
+
+class Listener(Protocol):
+    """A subscription to "jobs were enqueued" hints for some queues."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to `timeout` seconds; True if a hint arrived. Raises StoreUnavailable when
+        the subscription is lost (the caller reconnects by listening again)."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """A store that can wake idle workers when jobs arrive. A hint only: claims are the truth."""
+
+    def listen(self, queues: Sequence[str]) -> Listener: ...

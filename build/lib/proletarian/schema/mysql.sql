@@ -1,0 +1,53 @@
+-- proletarian: the MySQL / MariaDB tables (the same DDL MySQLStore.install_schema() runs).
+-- Needs MySQL 8.0.1+ or MariaDB 10.6+ (FOR UPDATE SKIP LOCKED) and InnoDB.
+--
+-- Copy this into your migrations, or call store.install_schema() (idempotent).
+-- Job ids are UUIDs stored as their 16 bytes (UUIDv7 by default: time-ordered, so they index
+-- like a sequence). Read one as text with BIN_TO_UUID(job_id) on MySQL, or
+-- LOWER(INSERT(INSERT(INSERT(INSERT(HEX(job_id), 9, 0, '-'), 14, 0, '-'), 19, 0, '-'), 24, 0, '-'))
+-- on MariaDB. Timestamps are UTC in DATETIME(6): no time zone conversion, no 2038 limit,
+-- microseconds kept.
+-- To rename the tables, replace `proletarian_job` and `proletarian_archived_job` and pass
+-- job_table= / archived_job_table= to MySQLStore. For database-generated ids (DatabaseIds) use
+-- tables_database_ids.sql instead.
+
+CREATE TABLE IF NOT EXISTS `proletarian_job` (
+    job_id          BINARY(16)   NOT NULL,
+    queue           VARCHAR(255) NOT NULL,
+    job_type        VARCHAR(255) NOT NULL,
+    payload         LONGTEXT     NOT NULL,  -- the serializer's output (JSON by default)
+    priority        SMALLINT     NOT NULL,  -- 0 CRITICAL, 1 HIGH, 2 NORMAL, 3 LOW
+    attempts        INT          NOT NULL DEFAULT 0,  -- finished attempts
+    enqueued_at     DATETIME(6)  NOT NULL,
+    process_at      DATETIME(6)  NOT NULL,  -- due time
+    meta            MEDIUMTEXT   NOT NULL,  -- JSON object of strings, '' when empty
+    error_type      TEXT         NULL,      -- the last attempt's error, if it failed
+    error_message   LONGTEXT     NULL,
+    error_traceback LONGTEXT     NULL,
+    PRIMARY KEY (job_id),
+    -- The claim walks this index in claim order within one queue: priority, due time, id.
+    -- Keep its name: claims force it (FORCE INDEX) so that they read, and lock, no row past
+    -- the one they take.
+    KEY claim_order (queue, priority, process_at, job_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `proletarian_archived_job` (
+    job_id          BINARY(16)   NOT NULL,
+    queue           VARCHAR(255) NOT NULL,
+    job_type        VARCHAR(255) NOT NULL,
+    payload         LONGTEXT     NOT NULL,
+    priority        SMALLINT     NOT NULL,
+    attempts        INT          NOT NULL,
+    enqueued_at     DATETIME(6)  NOT NULL,
+    process_at      DATETIME(6)  NOT NULL,
+    meta            MEDIUMTEXT   NOT NULL,
+    error_type      TEXT         NULL,
+    error_message   LONGTEXT     NULL,
+    error_traceback LONGTEXT     NULL,
+    status          VARCHAR(16)  NOT NULL,  -- 'succeeded' or 'failed'
+    started_at      DATETIME(6)  NOT NULL,  -- when the last attempt was claimed
+    finished_at     DATETIME(6)  NOT NULL,
+    PRIMARY KEY (job_id),
+    -- prune_archive deletes by age.
+    KEY finished (finished_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -1,0 +1,52 @@
+-- proletarian: the MySQL / MariaDB tables for database-generated job ids (DatabaseIds), the DDL
+-- MySQLStore.install_schema() runs when the store is built with job_ids=DatabaseIds().
+-- Needs MySQL 8.0.1+ or MariaDB 10.6+ (FOR UPDATE SKIP LOCKED) and InnoDB.
+--
+-- The same tables as tables.sql except job_id, a BIGINT AUTO_INCREMENT that enqueue returns
+-- as a decimal string. On MariaDB the store reads the ids with INSERT ... RETURNING (one
+-- statement for enqueue_many); MySQL has no RETURNING, so there enqueue_many inserts its jobs
+-- one by one in one transaction and reads each LAST_INSERT_ID().
+-- Timestamps are UTC in DATETIME(6): no time zone conversion, no 2038 limit, microseconds kept.
+-- To rename the tables, replace `proletarian_job` and `proletarian_archived_job` and pass
+-- job_table= / archived_job_table= to MySQLStore.
+
+CREATE TABLE IF NOT EXISTS `proletarian_job` (
+    job_id          BIGINT       NOT NULL AUTO_INCREMENT,
+    queue           VARCHAR(255) NOT NULL,
+    job_type        VARCHAR(255) NOT NULL,
+    payload         LONGTEXT     NOT NULL,  -- the serializer's output (JSON by default)
+    priority        SMALLINT     NOT NULL,  -- 0 CRITICAL, 1 HIGH, 2 NORMAL, 3 LOW
+    attempts        INT          NOT NULL DEFAULT 0,  -- finished attempts
+    enqueued_at     DATETIME(6)  NOT NULL,
+    process_at      DATETIME(6)  NOT NULL,  -- due time
+    meta            MEDIUMTEXT   NOT NULL,  -- JSON object of strings, '' when empty
+    error_type      TEXT         NULL,      -- the last attempt's error, if it failed
+    error_message   LONGTEXT     NULL,
+    error_traceback LONGTEXT     NULL,
+    PRIMARY KEY (job_id),
+    -- The claim walks this index in claim order within one queue: priority, due time, id.
+    -- Keep its name: claims force it (FORCE INDEX) so that they read, and lock, no row past
+    -- the one they take.
+    KEY claim_order (queue, priority, process_at, job_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS `proletarian_archived_job` (
+    job_id          BIGINT       NOT NULL,
+    queue           VARCHAR(255) NOT NULL,
+    job_type        VARCHAR(255) NOT NULL,
+    payload         LONGTEXT     NOT NULL,
+    priority        SMALLINT     NOT NULL,
+    attempts        INT          NOT NULL,
+    enqueued_at     DATETIME(6)  NOT NULL,
+    process_at      DATETIME(6)  NOT NULL,
+    meta            MEDIUMTEXT   NOT NULL,
+    error_type      TEXT         NULL,
+    error_message   LONGTEXT     NULL,
+    error_traceback LONGTEXT     NULL,
+    status          VARCHAR(16)  NOT NULL,  -- 'succeeded' or 'failed'
+    started_at      DATETIME(6)  NOT NULL,  -- when the last attempt was claimed
+    finished_at     DATETIME(6)  NOT NULL,
+    PRIMARY KEY (job_id),
+    -- prune_archive deletes by age.
+    KEY finished (finished_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

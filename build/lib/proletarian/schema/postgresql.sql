@@ -1,0 +1,60 @@
+-- proletarian: the PostgreSQL tables (PostgreSQL 13 or later).
+--
+-- The same DDL PostgresStore.install_schema() and `proletarian schema apply` run; copy it into
+-- your migrations to own it there. Every statement is IF NOT EXISTS, so it can run again.
+-- Timestamps are timestamptz (UTC instants); the store passes every time as a parameter from
+-- its own clock, never the server's now().
+-- Other names: PostgresStore(schema=..., job_table=..., archived_job_table=...) runs this DDL
+-- with its names in place of "proletarian", "job" and "archived_job" (index names start with
+-- the table's name). With DatabaseIds, use tables_bigint_ids.sql instead.
+
+CREATE SCHEMA IF NOT EXISTS proletarian;
+
+-- Jobs waiting on a queue. A running job stays here: with transactional claims (the default)
+-- its row is locked (FOR UPDATE) by the open transaction of the worker that claimed it, and its
+-- outcome archives or updates it in that transaction; with leased claims
+-- (PostgresStore(lease=...)) locked_by and locked_until hold it instead.
+CREATE TABLE IF NOT EXISTS proletarian.job (
+    job_id          uuid        PRIMARY KEY,          -- UUIDv7 by default: time-ordered
+    queue           text        NOT NULL,
+    job_type        text        NOT NULL,
+    payload         text        NOT NULL,             -- the serializer's output (JSON by default)
+    priority        smallint    NOT NULL,             -- 0 CRITICAL, 1 HIGH, 2 NORMAL, 3 LOW
+    attempts        integer     NOT NULL DEFAULT 0,   -- attempts made; a leased one counts at claim
+    enqueued_at     timestamptz NOT NULL,
+    process_at      timestamptz NOT NULL,             -- due time
+    meta            text        NOT NULL DEFAULT '',  -- JSON object of strings, '' when empty
+    error_type      text,                             -- the last failed attempt's error
+    error_message   text,
+    error_traceback text,
+    locked_by       text,                             -- leased claims: the holder's token
+    locked_until    timestamptz                       -- leased claims: the lease's expiry
+);
+
+-- The claim walks this index in claim order, once per priority: due time, then id (enqueue
+-- order).
+CREATE INDEX IF NOT EXISTS job_claim_idx
+    ON proletarian.job (queue, priority, process_at, job_id);
+
+-- Finished jobs: succeeded, or failed for the last time.
+CREATE TABLE IF NOT EXISTS proletarian.archived_job (
+    job_id          uuid        PRIMARY KEY,
+    queue           text        NOT NULL,
+    job_type        text        NOT NULL,
+    payload         text        NOT NULL,
+    priority        smallint    NOT NULL,
+    attempts        integer     NOT NULL,             -- every attempt made, the last included
+    enqueued_at     timestamptz NOT NULL,
+    process_at      timestamptz NOT NULL,
+    meta            text        NOT NULL DEFAULT '',
+    status          text        NOT NULL CHECK (status IN ('succeeded', 'failed')),
+    started_at      timestamptz NOT NULL,             -- when the last attempt was claimed
+    finished_at     timestamptz NOT NULL,
+    error_type      text,                             -- set when status is 'failed'
+    error_message   text,
+    error_traceback text
+);
+
+-- prune_archive deletes by finish time.
+CREATE INDEX IF NOT EXISTS archived_job_finished_idx
+    ON proletarian.archived_job (finished_at);

@@ -1,0 +1,1 @@
+"""The threaded queue worker and the handler registry."""

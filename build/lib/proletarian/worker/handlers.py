@@ -1,0 +1,74 @@
+"""A registry of handlers by job type, with retry policies per type."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from proletarian.core.errors import ConfigurationError, UnknownJobType
+from proletarian.core.job import Job
+from proletarian.core.names import label
+from proletarian.core.policy import RetryPolicy
+from proletarian.worker.context import JobContext
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Handlers:
+    """Maps job types to functions. A function gets the payload, or `(job, ctx)` when registered
+    with `with_context=True`. The registry is itself a handler: give it to QueueWorker. A job type
+    with no function raises UnknownJobType, which fails the attempt like any handler error."""
+
+    def __init__(self) -> None:
+        self._functions: dict[str, tuple[Callable[..., Any], bool]] = {}
+        self._retry: dict[str, RetryPolicy] = {}
+
+    def register(
+        self, job_type: str, *, retry: RetryPolicy | None = None, with_context: bool = False
+    ) -> Callable[[F], F]:
+        label(job_type, what="job type")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigurationError(f"retry must be a RetryPolicy, got {retry!r}")
+        if job_type in self._functions:
+            raise ConfigurationError(f"a handler for job type {job_type!r} is already registered")
+
+        def decorate(function: F) -> F:
+            if inspect.iscoroutinefunction(function):
+                raise ConfigurationError(
+                    f"handler for {job_type!r} is an async function; the threaded worker needs a "
+                    "plain function"
+                )
+            self._functions[job_type] = (function, with_context)
+            if retry is not None:
+                self._retry[job_type] = retry
+            return function
+
+        return decorate
+
+    def retry_for(self, job_type: str) -> RetryPolicy | None:
+        return self._retry.get(job_type)
+
+    @property
+    def job_types(self) -> list[str]:
+        return sorted(self._functions)
+
+    def dispatch(self, job: Job, ctx: JobContext) -> object:
+        try:
+            function, with_context = self._functions[job.job_type]
+        except KeyError:
+            raise UnknownJobType(
+                f"no handler registered for job type {job.job_type!r} "
+                f"(registered: {', '.join(self.job_types) or 'none'})"
+            ) from None
+        return function(job, ctx) if with_context else function(job.payload)
+
+    def __call__(self, job_type: str, payload: Any) -> object:
+        """Default-mode entry point, for use without a worker context."""
+        try:
+            function, with_context = self._functions[job_type]
+        except KeyError:
+            raise UnknownJobType(f"no handler registered for job type {job_type!r}") from None
+        if with_context:
+            raise ConfigurationError(f"handler for {job_type!r} needs a job and a context")
+        return function(payload)

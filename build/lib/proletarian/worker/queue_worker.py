@@ -1,0 +1,384 @@
+"""The queue worker: N threads that claim jobs from a store and run them."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+from proletarian.core.errors import ClaimLost, ConfigurationError, ProletarianError, StoreError
+from proletarian.core.names import label
+from proletarian.core.policy import RetryPolicy
+from proletarian.ports.clock import Clock
+from proletarian.ports.events import EventLog
+from proletarian.ports.store import BatchClaimer, Claim, Notifier, QueueStore
+from proletarian.worker.context import JobContext, Middleware
+from proletarian.worker.handlers import Handlers
+from proletarian.worker.heartbeat import Heartbeat
+from proletarian.worker.log import guarded, logging_events
+from proletarian.worker.runner import HandlerMode, OnFailed, RetryFunction, Runner
+
+MAX_STORE_BACKOFF = 30.0
+MIN_STORE_BACKOFF = 0.05
+
+
+class QueueWorker:
+    """Claims and runs jobs of one or more queues on `threads` threads.
+
+    While jobs are due, threads claim one after another with no wait. A thread that finds nothing
+    goes idle; one idle thread polls every `polling_interval`, the others sleep until woken (a
+    claim by a peer, or a notification from the store), so an idle worker costs one claim query
+    per interval however many threads it has. Store errors are reported through `log` and
+    retried with capped backoff; no thread dies silently.
+
+    `batch_size` > 1 turns on batch mode, for stores that can claim batches (BatchClaimer):
+    each thread claims up to that many due jobs at once and runs them one after another. On
+    PostgreSQL the batch is one transaction: each handler that uses `ctx.connection` has a
+    savepoint of its own, and the outcomes are committed together after the batch's last job,
+    so a crash or a lost connection mid-batch runs every job of the batch again. The default,
+    1, is strict mode: one claim (one transaction) per job.
+
+    One lock (`_lock`) guards the worker's state; decisions are taken under it, I/O outside it.
+    """
+
+    def __init__(
+        self,
+        store: QueueStore,
+        handler: Any,
+        *,
+        queue: str | Sequence[str] = "default",
+        threads: int = 1,
+        polling_interval: timedelta = timedelta(seconds=1),
+        shutdown_timeout: timedelta = timedelta(seconds=10),
+        retry: RetryPolicy | RetryFunction | None = None,
+        on_failed: OnFailed | None = None,
+        handler_mode: HandlerMode = "default",
+        middleware: Sequence[Middleware] = (),
+        log: EventLog | None = None,
+        clock: Clock | None = None,
+        jitter: Callable[[], float] | None = None,
+        worker_id: str | None = None,
+        batch_size: int = 1,
+    ) -> None:
+        self.queues = _queues(queue)
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ConfigurationError(f"threads must be an int >= 1, got {threads!r}")
+        for name, value in (
+            ("polling_interval", polling_interval),
+            ("shutdown_timeout", shutdown_timeout),
+        ):
+            if not isinstance(value, timedelta) or value <= timedelta(0):
+                raise ConfigurationError(f"{name} must be a positive timedelta, got {value!r}")
+        if handler_mode not in ("default", "advanced"):
+            raise ConfigurationError(
+                f"handler_mode must be 'default' or 'advanced', got {handler_mode!r}"
+            )
+        if not callable(handler):
+            raise ConfigurationError(f"handler must be callable, got {handler!r}")
+        if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+            getattr(handler, "__call__", None)  # noqa: B004
+        ):
+            raise ConfigurationError(
+                "handler is an async function; the threaded worker needs a plain function"
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigurationError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        if batch_size > 1 and not isinstance(store, BatchClaimer):
+            raise ConfigurationError(
+                f"batch_size={batch_size} needs a store that claims batches; "
+                f"{type(store).__name__} does not (use batch_size=1)"
+            )
+        if retry is not None and not isinstance(retry, RetryPolicy) and not callable(retry):
+            raise ConfigurationError(
+                "retry must be a RetryPolicy, a function (job, exc) -> RetryPolicy, or None; "
+                f"got {retry!r}"
+            )
+        self.store = store
+        self.threads = threads
+        self.batch_size = batch_size
+        self._batcher = store if batch_size > 1 and isinstance(store, BatchClaimer) else None
+        self.polling_interval = polling_interval
+        self.shutdown_timeout = shutdown_timeout
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._log: EventLog = guarded(log) if log is not None else logging_events
+        self._runner = Runner(
+            handler=handler,
+            mode="advanced" if isinstance(handler, Handlers) else handler_mode,
+            retry=retry,
+            on_failed=on_failed,
+            middleware=tuple(middleware),
+            clock=clock or store.clock,
+            log=self._log,
+            jitter=jitter or random.random,
+        )
+        self._lock = threading.Lock()
+        self._wakeup = threading.Condition(self._lock)  # idle threads wait here
+        self._changed = threading.Condition(self._lock)  # wait_idle() waits here
+        self._generation = 0  # bumped by every hint that work may be due
+        self._poller = False  # whether an idle thread is already polling
+        self._idle = 0
+        self._busy = 0
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._heartbeat = Heartbeat(self._stopping, self._log)
+        self._interrupted: BaseException | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the threads and return at once. A stopped worker can be started again."""
+        with self._lock:
+            if any(t.is_alive() for t in self._threads):
+                if not self._stopping.is_set():
+                    raise ProletarianError("worker is already running")
+                raise ProletarianError("worker is still stopping: jobs of the last run are running")
+            # A fresh event per run: a listener of the last run, still finishing its wait,
+            # sees its own run's event set and exits, so stop() need not wait for it.
+            self._stopping = threading.Event()
+            self._heartbeat = Heartbeat(self._stopping, self._log)
+            self._interrupted = None
+            self._threads = [
+                threading.Thread(
+                    target=self._work, args=(i,), name=f"proletarian-worker-{i}", daemon=True
+                )
+                for i in range(self.threads)
+            ]
+            threads = list(self._threads)
+            if isinstance(self.store, Notifier):
+                threads.append(
+                    threading.Thread(
+                        target=self._listen,
+                        args=(self.store, self._stopping),
+                        name="proletarian-listener",
+                        daemon=True,
+                    )
+                )
+        self._log("worker_started", self._summary())
+        for thread in threads:
+            thread.start()
+
+    def stop(self, timeout: timedelta | None = None) -> bool:
+        """Stop claiming, set `ctx.stopping`, and wait up to `timeout` (default
+        `shutdown_timeout`) for running jobs. Returns False if some are still running then: they
+        are reported, and if the process exits their claims roll back (the jobs run again)."""
+        self._log("worker_stopping", self._summary())
+        with self._lock:
+            self._stopping.set()
+            self._wakeup.notify_all()
+            threads = list(self._threads)
+        self._heartbeat.wake()
+        deadline = time.monotonic() + (timeout or self.shutdown_timeout).total_seconds()
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stragglers = [t.name for t in threads if t.is_alive()]
+        if stragglers:
+            self._log("shutdown_stragglers", {**self._summary(), "threads": stragglers})
+            return False
+        self._log("worker_stopped", self._summary())
+        return True
+
+    def __enter__(self) -> QueueWorker:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    @property
+    def interrupted(self) -> BaseException | None:
+        """The BaseException (KeyboardInterrupt, SystemExit) that stopped a thread, if any."""
+        return self._interrupted
+
+    # -- one job at a time, on the caller's thread ---------------------------------------------
+
+    def process_next_job(self) -> bool:
+        """Claim one due job and run it to its outcome on this thread (strict mode, whatever
+        `batch_size` is). True if a job ran. Store errors propagate."""
+        return self._process_one(self.worker_id)
+
+    def drain(self) -> int:
+        """Run jobs on this thread (in batches, in batch mode) until none is due; returns how
+        many ran."""
+        count = 0
+        while ran := self._process(self.worker_id):
+            count += ran
+        return count
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every thread is idle with nothing due, as of the last claim each made.
+        True if that happened before `timeout` seconds."""
+        with self._lock:
+            return self._changed.wait_for(
+                lambda: self._idle == self.threads and self._busy == 0, timeout
+            )
+
+    def _process(self, worker_id: str) -> int:
+        """Claim and run one job, or one batch in batch mode; how many jobs ran."""
+        if self._batcher is None:
+            return 1 if self._process_one(worker_id) else 0
+        return self._process_batch(self._batcher, worker_id)
+
+    def _process_one(self, worker_id: str) -> bool:
+        claim = self.store.claim(self.queues, worker_id=worker_id)
+        if claim is None:
+            return False
+        self._heartbeat.hold(claim)
+        try:
+            ctx = JobContext(claim=claim, stopping=self._stopping, worker_id=worker_id)
+            self._runner.run(claim, ctx)
+        finally:
+            self._heartbeat.release(claim)
+        return True
+
+    def _process_batch(self, store: BatchClaimer, worker_id: str) -> int:
+        claims = store.claim_batch(self.queues, worker_id=worker_id, limit=self.batch_size)
+        for claim in claims:
+            self._heartbeat.hold(claim)
+        ran = 0
+        try:
+            for claim in claims:
+                ctx = JobContext(claim=claim, stopping=self._stopping, worker_id=worker_id)
+                self._runner.run(claim, ctx)
+                ran += 1
+        except BaseException:
+            # Give back what this batch did not finish: the claim that raised (if it is
+            # still held) and those never reached. On a store that holds the batch in one
+            # transaction the first abandon rolls it all back and the others do nothing.
+            _abandon(claims[ran:])
+            raise
+        finally:
+            for claim in claims:
+                self._heartbeat.release(claim)
+        return ran
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def _work(self, index: int) -> None:
+        worker_id = f"{self.worker_id}:{index}"
+        backoff = MIN_STORE_BACKOFF
+        while not self._stopping.is_set():
+            with self._lock:
+                seen = self._generation
+                self._busy += 1
+            try:
+                ran = self._process(worker_id)
+            except ClaimLost as exc:
+                self._log("claim_lost", {"worker_id": worker_id, "error": str(exc)})
+                ran = True
+            except BaseException as exc:
+                with self._lock:
+                    self._busy -= 1
+                if not isinstance(exc, Exception):
+                    self._interrupt(worker_id, exc)
+                    return
+                # A bug in a sink or middleware must not kill the thread either.
+                event = "store_unavailable" if isinstance(exc, StoreError) else "worker_error"
+                self._log(event, {"worker_id": worker_id, "error": repr(exc), "retry_in": backoff})
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, MAX_STORE_BACKOFF)
+                continue
+            if backoff > MIN_STORE_BACKOFF:
+                self._log("store_recovered", {"worker_id": worker_id})
+                backoff = MIN_STORE_BACKOFF
+            with self._lock:
+                self._busy -= 1
+                if ran:
+                    # Work was due: a peer might find more, so wake one.
+                    self._generation += 1
+                    self._wakeup.notify()
+                elif self._generation == seen:
+                    self._idle_wait()
+
+    def _interrupt(self, worker_id: str, exc: BaseException) -> None:
+        """KeyboardInterrupt or SystemExit in a handler: the claim was given back; stop all."""
+        self._interrupted = exc
+        self._log("worker_interrupted", {"worker_id": worker_id, "error": repr(exc)})
+        with self._lock:
+            self._stopping.set()
+            self._wakeup.notify_all()
+
+    def _idle_wait(self) -> None:
+        """Called with the lock held. The first idle thread polls; the others wait for a hint."""
+        poller = not self._poller
+        self._poller = self._poller or poller
+        self._idle += 1
+        self._changed.notify_all()
+        try:
+            if not self._stopping.is_set():
+                self._wakeup.wait(self.polling_interval.total_seconds() if poller else None)
+        finally:
+            self._idle -= 1
+            if poller:
+                self._poller = False
+
+    def _listen(self, store: Notifier, stopping: threading.Event) -> None:
+        backoff = MIN_STORE_BACKOFF
+        # Bounded waits so a stopped run's listener exits soon; waiting costs no query.
+        wait = min(self.polling_interval.total_seconds(), 1.0)
+        while not stopping.is_set():
+            try:
+                listener = store.listen(self.queues)
+            except StoreError as exc:
+                self._log("listener_lost", {"error": str(exc), "retry_in": round(backoff, 3)})
+                stopping.wait(backoff)
+                backoff = min(backoff * 2, MAX_STORE_BACKOFF)
+                continue
+            # Jobs may have arrived while nobody was listening.
+            self._hint()
+            backoff = MIN_STORE_BACKOFF
+            try:
+                while not stopping.is_set():
+                    if listener.wait(wait):
+                        self._hint()
+            except StoreError as exc:
+                self._log("listener_lost", {"error": str(exc), "retry_in": round(backoff, 3)})
+            finally:
+                listener.close()
+
+    def _hint(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._wakeup.notify()
+
+    # -- reporting ------------------------------------------------------------------------------
+
+    def _summary(self) -> dict[str, Any]:
+        return {"worker_id": self.worker_id, "queues": list(self.queues), "threads": self.threads}
+
+    def __repr__(self) -> str:
+        queue = self.queues[0] if len(self.queues) == 1 else list(self.queues)
+        return (
+            f"<QueueWorker queue={queue!r} threads={self.threads} busy={self._busy} "
+            f"stopping={self._stopping.is_set()}>"
+        )
+
+
+def _abandon(claims: Sequence[Claim]) -> None:
+    for claim in claims:
+        with contextlib.suppress(StoreError):
+            claim.abandon()
+
+
+def _queues(queue: str | Sequence[str]) -> tuple[str, ...]:
+    names = (queue,) if isinstance(queue, str) else tuple(queue)
+    if not names:
+        raise ConfigurationError("queue must name at least one queue")
+    return tuple(label(name, what="queue") for name in names)
