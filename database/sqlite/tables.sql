@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS "job" (
     job_type        TEXT NOT NULL,
     payload         TEXT NOT NULL,              -- the serializer's output (JSON by default)
     priority        INTEGER NOT NULL,           -- 0 CRITICAL, 1 HIGH, 2 NORMAL, 3 LOW
-    attempts        INTEGER NOT NULL DEFAULT 0, -- counted when a worker claims the job
+    attempts        INTEGER NOT NULL DEFAULT 0, -- finished attempts: counted by outcomes
+    abandons        INTEGER NOT NULL DEFAULT 0, -- attempts that ended without an outcome
     enqueued_at     TEXT NOT NULL,
     process_at      TEXT NOT NULL,              -- due time
     meta            TEXT NOT NULL DEFAULT '',   -- JSON object of strings, '' when empty
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS "archived_job" (
     payload         TEXT NOT NULL,
     priority        INTEGER NOT NULL,
     attempts        INTEGER NOT NULL,
+    abandons        INTEGER NOT NULL DEFAULT 0,
     enqueued_at     TEXT NOT NULL,
     process_at      TEXT NOT NULL,
     meta            TEXT NOT NULL DEFAULT '',

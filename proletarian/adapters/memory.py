@@ -42,9 +42,9 @@ class _Record:
     process_at: datetime
     meta: dict[str, str]
     attempts: int = 0
+    abandons: int = 0
     locked_by: str | None = None
     locked_until: datetime | None = None
-    reclaimed: bool = False
     error: JobError | None = None
     # Archive fields.
     status: JobStatus | None = None
@@ -169,12 +169,10 @@ class MemoryStore:
                 return None
             record = self._jobs[best[3]]
             heapq.heappop(self._ready[record.queue])
-            record.attempts += 1
-            reclaimed, record.reclaimed = record.reclaimed, False
             record.locked_by = new_token(worker_id)
             record.locked_until = now + self.lease
             heapq.heappush(self._leases, (record.locked_until, record.id))
-            return MemoryClaim(self, record, record.locked_by, now, reclaimed=reclaimed)
+            return MemoryClaim(self, record, record.locked_by, now)
 
     def claim_batch(
         self, queues: Sequence[str], *, worker_id: str, limit: int
@@ -198,8 +196,9 @@ class MemoryStore:
             until, job_id = heapq.heappop(self._leases)
             record = self._jobs.get(job_id)
             if record is not None and record.locked_until == until:
+                # The holder's attempt ended without an outcome.
                 record.locked_by = record.locked_until = None
-                record.reclaimed = True
+                record.abandons += 1
                 self._push(record)
 
     def _holding(self, record: _Record, token: str) -> None:
@@ -231,14 +230,14 @@ class MemoryStore:
             except SerializationError:
                 payload = None
             status = record.status or queued_status(record.process_at, record.locked_until, now)
-        running = record.locked_by is not None
         return Job(
             id=record.id,
             queue=record.queue,
             job_type=record.job_type,
             payload=payload,
             priority=Priority(record.priority),
-            attempts=record.attempts - 1 if running else record.attempts,
+            attempts=record.attempts,
+            abandons=record.abandons,
             enqueued_at=record.enqueued_at,
             process_at=record.process_at,
             status=status,
@@ -276,7 +275,7 @@ class MemoryStore:
                 return False
             del self._archive[job_id]
             record.status = record.started_at = record.finished_at = record.error = None
-            record.attempts = 0
+            record.attempts = record.abandons = 0
             record.process_at = now
             self._add(record)
         self._wake({record.queue})
@@ -354,10 +353,7 @@ class MemoryClaim:
 
     connection: None = None
 
-    def __init__(
-        self, store: MemoryStore, record: _Record, token: str, now: datetime, *, reclaimed: bool
-    ) -> None:
-        self.reclaimed = reclaimed
+    def __init__(self, store: MemoryStore, record: _Record, token: str, now: datetime) -> None:
         self._store = store
         self._record = record
         self._token = token
@@ -394,6 +390,7 @@ class MemoryClaim:
         with store._lock:
             store._holding(self._record, self._token)
             record = store._jobs.pop(self._record.id)
+            record.attempts += 1
             record.locked_by = record.locked_until = None
             record.status, record.error = status, error
             record.started_at, record.finished_at = self._started_at, now
@@ -404,6 +401,7 @@ class MemoryClaim:
         with store._lock:
             store._holding(self._record, self._token)
             record = self._record
+            record.attempts += 1
             record.locked_by = record.locked_until = None
             record.process_at, record.error = when, error
             store._push(record)
@@ -414,7 +412,6 @@ class MemoryClaim:
         with store._lock:
             store._holding(self._record, self._token)
             record = self._record
-            record.attempts -= 1
             record.locked_by = record.locked_until = None
             store._push(record)
         store._wake({record.queue})

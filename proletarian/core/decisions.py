@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from proletarian.core.errors import ConfigurationError
 from proletarian.core.job import Job, JobError
 from proletarian.core.policy import RetryPolicy
 
@@ -45,17 +46,27 @@ def decide(
     return Fail(error=error)
 
 
-def admit(job: Job, policy: RetryPolicy) -> Fail | None:
-    """Refuse a claimed job that has already used every attempt: its earlier attempts were
-    abandoned (the worker died holding a lease), so running it again could loop forever."""
-    if job.attempt > policy.max_attempts:
-        return Fail(
-            error=JobError(
-                type="Abandoned",
-                message=(
-                    f"attempt {job.attempt} exceeds the {policy.max_attempts} allowed: "
-                    "earlier attempts ended without an outcome (worker died holding the job)"
-                ),
-            )
+def admit(job: Job, max_abandons: int) -> Fail | None:
+    """Refuse a claimed job whose attempts ended without an outcome `max_abandons` times: a job
+    that kills its worker (os._exit, the OOM killer, a crashing C extension) would otherwise be
+    claimed first by every restarted worker, forever. Counted apart from the retry policy, so a
+    job cut once by a crash or a lost connection still gets its run."""
+    if job.abandons < max_abandons:
+        return None
+    return Fail(
+        error=JobError(
+            type="JobAbandoned",
+            message=(
+                f"job {job.id} was abandoned {job.abandons} times: each of those attempts ended "
+                "without an outcome because its worker died or lost the store while running it "
+                f"(the job may be killing its worker); not run again (max_abandons={max_abandons})"
+            ),
         )
-    return None
+    )
+
+
+def check_max_abandons(value: int) -> int:
+    """The abandon limit: how many attempts without an outcome a job may have; 1 or more."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"max_abandons must be an int >= 1, got {value!r}")
+    return value

@@ -4,7 +4,7 @@
     ├── ConfigurationError (also ValueError)   bad table name, bad policy, bad job fields
     ├── SerializationError (also ValueError)   a payload the serializer cannot encode or decode
     ├── UnknownJobType (also LookupError)      no handler is registered for a job type
-    ├── JobAbandoned                           a worker died holding the job (lease expired)
+    ├── JobAbandoned                           the job kept ending without an outcome (crashes)
     ├── TransactionAborted                     a handler went on after its SQL failed
     └── StoreError                             the store refused or failed an operation
         ├── StoreUnavailable                   connection lost, server down: worth retrying
@@ -33,8 +33,9 @@ class UnknownJobType(ProletarianError, LookupError):
 
 
 class JobAbandoned(ProletarianError):
-    """The job's previous attempt ended without an outcome: its worker died holding the lease.
-    A retry function is asked with this exception to bound how often such a job runs again."""
+    """The job's attempts ended without an outcome too often (its worker died or lost the store
+    while running it, `max_abandons` times): it is archived as failed instead of run again.
+    `on_failed` receives this exception."""
 
 
 class TransactionAborted(ProletarianError):

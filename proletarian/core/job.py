@@ -11,6 +11,7 @@ import attrs
 
 from proletarian.core import names
 from proletarian.core.errors import ConfigurationError
+from proletarian.core.text import storable
 
 MAX_META_ITEMS = 32
 MAX_META_LENGTH = 1024
@@ -33,13 +34,34 @@ class JobStatus(enum.Enum):
     FAILED = "failed"
 
 
+# The most of an error the stores keep: a type name as long as a job type, a message of a few
+# screens, and a traceback deep enough for any real stack; the rest is cut in the middle.
+MAX_ERROR_TYPE = 255
+MAX_ERROR_MESSAGE = 10_000
+MAX_ERROR_TRACEBACK = 100_000
+
+
+def _error_type(value: str) -> str:
+    return storable(value, MAX_ERROR_TYPE)
+
+
+def _error_message(value: str) -> str:
+    return storable(value, MAX_ERROR_MESSAGE)
+
+
+def _error_traceback(value: str) -> str:
+    return storable(value, MAX_ERROR_TRACEBACK)
+
+
 @attrs.frozen(kw_only=True)
 class JobError:
-    """What went wrong in one attempt: the exception type, its message and the traceback text."""
+    """What went wrong in one attempt: the exception type, its message and the traceback text.
+    Each is made storable when the error is built (see `text.storable`), so no store can refuse
+    to record it."""
 
-    type: str
-    message: str
-    traceback: str = ""
+    type: str = attrs.field(converter=_error_type)
+    message: str = attrs.field(converter=_error_message)
+    traceback: str = attrs.field(default="", converter=_error_traceback)
 
 
 def aware(value: datetime | None, *, what: str) -> datetime | None:
@@ -109,7 +131,9 @@ class NewJob:
 @attrs.frozen(kw_only=True)
 class Job:
     """A job as a store holds it. `attempts` counts finished attempts; `attempt` is the current,
-    1-based one (the attempt a handler is running)."""
+    1-based one (the attempt a handler is running). `abandons` counts the attempts that ended
+    without an outcome: the worker died (perhaps killed by this very job) or lost the store while
+    running it."""
 
     id: str
     queue: str
@@ -117,6 +141,7 @@ class Job:
     payload: Any
     priority: Priority = Priority.NORMAL
     attempts: int = 0
+    abandons: int = 0
     enqueued_at: datetime = attrs.field(validator=_check_aware)
     process_at: datetime = attrs.field(validator=_check_aware)
     status: JobStatus = JobStatus.READY

@@ -10,6 +10,10 @@ import attrs
 
 from proletarian.core.errors import ConfigurationError
 
+# The longest wait a policy may ask for, ten years: any longer is surely a unit mistake, and a
+# due time must stay a datetime (whose years end at 9999) however late the retry is computed.
+MAX_DELAY = 10 * 365 * 24 * 3600.0
+
 
 def _to_delays(value: Sequence[float]) -> tuple[float, ...]:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
@@ -22,8 +26,10 @@ def _to_delays(value: Sequence[float]) -> tuple[float, ...]:
             or not math.isfinite(delay)
         ):
             raise ConfigurationError(f"delays must be finite numbers of seconds, got {delay!r}")
-        if delay < 0:
-            raise ConfigurationError(f"delays must not be negative, got {delay!r}")
+        if not 0 <= delay <= MAX_DELAY:
+            raise ConfigurationError(
+                f"delays must be between 0 and {MAX_DELAY:.0f} seconds (ten years), got {delay!r}"
+            )
     return delays
 
 
@@ -39,13 +45,21 @@ def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: Any)
         raise ConfigurationError(f"{attribute.name} must not be negative, got {value!r}")
 
 
+def _delay(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    _non_negative(instance, attribute, value)
+    if value > MAX_DELAY:
+        raise ConfigurationError(
+            f"{attribute.name} must be at most {MAX_DELAY:.0f} seconds (ten years), got {value!r}"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class Backoff:
     """Exponential backoff: retry k waits min(cap, base * factor**(k-1)), spread by ±jitter."""
 
-    base: float = attrs.field(default=1.0, validator=_non_negative)
+    base: float = attrs.field(default=1.0, validator=_delay)
     factor: float = attrs.field(default=2.0, validator=_non_negative)
-    cap: float = attrs.field(default=60.0, validator=_non_negative)
+    cap: float = attrs.field(default=60.0, validator=_delay)
     jitter: float = attrs.field(default=0.1, validator=_non_negative)
 
     def __attrs_post_init__(self) -> None:

@@ -7,6 +7,13 @@ Two ways to hold a claim satisfy the same `Claim` protocol:
   with the outcome;
 * a leased claim (SQLite, Redis, memory) commits at once with a lease; it also satisfies
   `Renewable`, and the worker renews the lease while the handler runs.
+
+Attempts are counted by outcomes. An attempt that ends without one (the worker died or lost the
+store holding the job) is counted in `Job.abandons` by the claim that next takes the job, from
+what the dead claim left behind: an expired lease, or, for a transactional claim, the aborted
+transaction's mark on the row (see each store's docs). The count is committed before the job is
+handed out, so a job that keeps killing its worker is counted each time and the worker can
+refuse it (`max_abandons`).
 """
 
 from __future__ import annotations
@@ -21,7 +28,15 @@ from proletarian.ports.clock import Clock
 
 class Claim(Protocol):
     """One claimed job. Exactly one of `succeed`, `retry_at`, `fail` or `abandon` ends it; each
-    is atomic. Not shared between threads."""
+    is atomic. Not shared between threads.
+
+    An outcome method that raises has written nothing, and then:
+    * StoreError other than StoreUnavailable and ClaimLost (the store refused the values): the
+      claim is still held, and another outcome may be written, as `fail` with a smaller error;
+    * StoreUnavailable: a transactional claim has ended (its transaction went with the
+      connection); a leased claim may be asked again while its lease lasts, except that
+      `succeed` raises ClaimLost once the handler's writes on `connection` were lost;
+    * ClaimLost: the claim has ended; another claim may hold the job."""
 
     @property
     def job(self) -> Job: ...
@@ -37,13 +52,6 @@ class Claim(Protocol):
     def decode_error(self) -> JobError | None:
         """Set when the stored payload could not be decoded; the job's payload is then None."""
 
-    @property
-    def reclaimed(self) -> bool:
-        """True when the job's previous attempt ended without an outcome: its worker died
-        holding a lease that then expired (that attempt was counted). A dead worker's
-        transactional claim is rolled back and not counted, so it never makes a job
-        reclaimed."""
-
     def succeed(self) -> None:
         """Archive the job as succeeded, committing handler writes made on `connection`.
         Raises TransactionAborted, with the claim still held, when the handler left
@@ -57,7 +65,8 @@ class Claim(Protocol):
         """Archive the job as failed with `error`. Handler writes are rolled back first."""
 
     def abandon(self) -> None:
-        """Give the job back untouched, as if never claimed (rollback, or lease released)."""
+        """Give the job back untouched and uncounted, as if never claimed (the transaction
+        rolled back with no mark left, or the lease released)."""
 
 
 @runtime_checkable

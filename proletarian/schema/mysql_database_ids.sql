@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS `proletarian_job` (
     payload         LONGTEXT     NOT NULL,  -- the serializer's output (JSON by default)
     priority        SMALLINT     NOT NULL,  -- 0 CRITICAL, 1 HIGH, 2 NORMAL, 3 LOW
     attempts        INT          NOT NULL DEFAULT 0,  -- finished attempts
+    abandons        INT          NOT NULL DEFAULT 0,  -- attempts that ended without an outcome
     enqueued_at     DATETIME(6)  NOT NULL,
     process_at      DATETIME(6)  NOT NULL,  -- due time
     meta            MEDIUMTEXT   NOT NULL,  -- JSON object of strings, '' when empty
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS `proletarian_archived_job` (
     payload         LONGTEXT     NOT NULL,
     priority        SMALLINT     NOT NULL,
     attempts        INT          NOT NULL,
+    abandons        INT          NOT NULL DEFAULT 0,
     enqueued_at     DATETIME(6)  NOT NULL,
     process_at      DATETIME(6)  NOT NULL,
     meta            MEDIUMTEXT   NOT NULL,

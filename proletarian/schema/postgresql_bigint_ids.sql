@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS proletarian.job (
     job_type        text        NOT NULL,
     payload         text        NOT NULL,             -- the serializer's output (JSON by default)
     priority        smallint    NOT NULL,             -- 0 CRITICAL, 1 HIGH, 2 NORMAL, 3 LOW
-    attempts        integer     NOT NULL DEFAULT 0,   -- attempts made; a leased one counts at claim
+    attempts        integer     NOT NULL DEFAULT 0,   -- finished attempts: counted by outcomes
+    abandons        integer     NOT NULL DEFAULT 0,   -- attempts that ended without an outcome
     enqueued_at     timestamptz NOT NULL,
     process_at      timestamptz NOT NULL,             -- due time
     meta            text        NOT NULL DEFAULT '',  -- JSON object of strings, '' when empty
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS proletarian.archived_job (
     payload         text        NOT NULL,
     priority        smallint    NOT NULL,
     attempts        integer     NOT NULL,             -- every attempt made, the last included
+    abandons        integer     NOT NULL DEFAULT 0,   -- attempts that ended without an outcome
     enqueued_at     timestamptz NOT NULL,
     process_at      timestamptz NOT NULL,
     meta            text        NOT NULL DEFAULT '',
@@ -59,6 +61,10 @@ CREATE TABLE IF NOT EXISTS proletarian.archived_job (
     error_message   text,
     error_traceback text
 );
+
+-- Tables made by an earlier release lack the abandons column.
+ALTER TABLE proletarian.job ADD COLUMN IF NOT EXISTS abandons integer NOT NULL DEFAULT 0;
+ALTER TABLE proletarian.archived_job ADD COLUMN IF NOT EXISTS abandons integer NOT NULL DEFAULT 0;
 
 -- prune_archive deletes by finish time.
 CREATE INDEX IF NOT EXISTS archived_job_finished_idx

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, TypeGuard
+from typing import cast
 
 from proletarian.core.errors import ClaimLost, StoreError
 from proletarian.ports.events import EventLog
-from proletarian.ports.store import Renewable
+from proletarian.ports.store import Claim, Renewable
 
 
 class Heartbeat:
@@ -19,10 +19,10 @@ class Heartbeat:
         self._stopping = stopping
         self._log = log
         self._cond = threading.Condition()
-        self._claims: dict[int, tuple[Renewable, float]] = {}
+        self._claims: dict[int, tuple[Claim, float]] = {}
         self._thread: threading.Thread | None = None
 
-    def hold(self, claim: object) -> None:
+    def hold(self, claim: Claim) -> None:
         if not _renewable(claim):
             return
         with self._cond:
@@ -34,11 +34,19 @@ class Heartbeat:
                 self._thread.start()
             self._cond.notify()
 
-    def release(self, claim: object) -> None:
+    def release(self, claim: Claim) -> None:
         if not _renewable(claim):
             return
         with self._cond:
             self._claims.pop(id(claim), None)
+
+    def give_up(self) -> list[Claim]:
+        """Stop renewing every held lease and return their claims."""
+        with self._cond:
+            claims = [claim for claim, _ in self._claims.values()]
+            self._claims.clear()
+            self._cond.notify_all()
+        return claims
 
     def wake(self) -> None:
         with self._cond:
@@ -56,11 +64,10 @@ class Heartbeat:
                 due = [
                     claim
                     for claim, renewed in self._claims.values()
-                    if now - renewed >= claim.lease.total_seconds() / 3
+                    if now - renewed >= _third(claim)
                 ]
                 soonest = min(
-                    renewed + claim.lease.total_seconds() / 3 - now
-                    for claim, renewed in self._claims.values()
+                    renewed + _third(claim) - now for claim, renewed in self._claims.values()
                 )
             for claim in due:
                 self._renew(claim)
@@ -68,11 +75,10 @@ class Heartbeat:
                 with self._cond:
                     self._cond.wait(max(soonest, 0.01))
 
-    def _renew(self, claim: Renewable) -> None:
-        job: Any = getattr(claim, "job", None)
-        data = {"job_id": getattr(job, "id", None)}
+    def _renew(self, claim: Claim) -> None:
+        data = {"job_id": claim.job.id}
         try:
-            claim.renew()
+            cast(Renewable, claim).renew()
         except ClaimLost as exc:
             self._log("claim_lost", {**data, "error": str(exc)})
             self.release(claim)
@@ -89,7 +95,12 @@ class Heartbeat:
 _RENEWABLE: dict[type, bool] = {}
 
 
-def _renewable(claim: object) -> TypeGuard[Renewable]:
+def _third(claim: Claim) -> float:
+    """Seconds between renewals: a third of the lease."""
+    return cast(Renewable, claim).lease.total_seconds() / 3
+
+
+def _renewable(claim: object) -> bool:
     kind = type(claim)
     known = _RENEWABLE.get(kind)
     if known is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import os
 import random
@@ -15,17 +14,18 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
+from proletarian.core.decisions import check_max_abandons
 from proletarian.core.errors import ClaimLost, ConfigurationError, ProletarianError, StoreError
 from proletarian.core.names import label
 from proletarian.core.policy import RetryPolicy
 from proletarian.ports.clock import Clock
 from proletarian.ports.events import EventLog
-from proletarian.ports.store import BatchClaimer, Claim, Notifier, QueueStore
+from proletarian.ports.store import BatchClaimer, Notifier, QueueStore
 from proletarian.worker.context import JobContext, Middleware
 from proletarian.worker.handlers import Handlers
 from proletarian.worker.heartbeat import Heartbeat
 from proletarian.worker.log import guarded, logging_events
-from proletarian.worker.runner import HandlerMode, OnFailed, RetryFunction, Runner
+from proletarian.worker.runner import HandlerMode, OnFailed, RetryFunction, Runner, give_back
 
 MAX_STORE_BACKOFF = 30.0
 MIN_STORE_BACKOFF = 0.05
@@ -46,6 +46,10 @@ class QueueWorker:
     savepoint of its own, and the outcomes are committed together after the batch's last job,
     so a crash or a lost connection mid-batch runs every job of the batch again. The default,
     1, is strict mode: one claim (one transaction) per job.
+
+    A job whose attempts ended without an outcome `max_abandons` times (its worker died or lost
+    the store while running it: a job that kills its worker does this) is archived as failed
+    with JobAbandoned instead of run again; this limit is apart from the retry policy.
 
     One lock (`_lock`) guards the worker's state; decisions are taken under it, I/O outside it.
     """
@@ -68,6 +72,7 @@ class QueueWorker:
         jitter: Callable[[], float] | None = None,
         worker_id: str | None = None,
         batch_size: int = 1,
+        max_abandons: int = 3,
     ) -> None:
         self.queues = _queues(queue)
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -119,6 +124,7 @@ class QueueWorker:
             clock=clock or store.clock,
             log=self._log,
             jitter=jitter or random.random,
+            max_abandons=check_max_abandons(max_abandons),
         )
         self._lock = threading.Lock()
         self._wakeup = threading.Condition(self._lock)  # idle threads wait here
@@ -182,9 +188,23 @@ class QueueWorker:
         stragglers = [t.name for t in threads if t.is_alive()]
         if stragglers:
             self._log("shutdown_stragglers", {**self._summary(), "threads": stragglers})
+            self._release_stragglers()
             return False
         self._log("worker_stopped", self._summary())
         return True
+
+    def _release_stragglers(self) -> None:
+        """Give back the leases of jobs still running after the shutdown timeout, so they are
+        free at once for other workers, uncounted, rather than held until their lease runs out
+        and then counted as abandoned. Their handlers' outcomes, if they ever finish, find the
+        claim lost. (A transactional claim can't be ended from this thread: its transaction
+        rolls back when the process exits.)"""
+        released = self._heartbeat.give_up()
+        for claim in released:
+            give_back([claim])
+        if released:
+            job_ids = [claim.job.id for claim in released]
+            self._log("shutdown_released", {**self._summary(), "job_ids": job_ids})
 
     def __enter__(self) -> QueueWorker:
         self.start()
@@ -230,15 +250,20 @@ class QueueWorker:
                 lambda: self._idle == self.threads and self._busy == 0, timeout
             )
 
-    def _process(self, worker_id: str) -> int:
-        """Claim and run one job, or one batch in batch mode; how many jobs ran."""
+    def _process(self, worker_id: str, stopping: threading.Event | None = None) -> int:
+        """Claim and run one job, or one batch in batch mode; how many jobs ran. Claims that
+        come back once `stopping` is set are given back unrun: a stop (or an interrupt of a
+        sibling thread) may begin while a claim is on its way."""
         if self._batcher is None:
-            return 1 if self._process_one(worker_id) else 0
-        return self._process_batch(self._batcher, worker_id)
+            return 1 if self._process_one(worker_id, stopping) else 0
+        return self._process_batch(self._batcher, worker_id, stopping)
 
-    def _process_one(self, worker_id: str) -> bool:
+    def _process_one(self, worker_id: str, stopping: threading.Event | None = None) -> bool:
         claim = self.store.claim(self.queues, worker_id=worker_id)
         if claim is None:
+            return False
+        if stopping is not None and stopping.is_set():
+            give_back([claim])
             return False
         self._heartbeat.hold(claim)
         try:
@@ -248,8 +273,13 @@ class QueueWorker:
             self._heartbeat.release(claim)
         return True
 
-    def _process_batch(self, store: BatchClaimer, worker_id: str) -> int:
+    def _process_batch(
+        self, store: BatchClaimer, worker_id: str, stopping: threading.Event | None = None
+    ) -> int:
         claims = store.claim_batch(self.queues, worker_id=worker_id, limit=self.batch_size)
+        if claims and stopping is not None and stopping.is_set():
+            give_back(claims)
+            return 0
         for claim in claims:
             self._heartbeat.hold(claim)
         ran = 0
@@ -262,7 +292,7 @@ class QueueWorker:
             # Give back what this batch did not finish: the claim that raised (if it is
             # still held) and those never reached. On a store that holds the batch in one
             # transaction the first abandon rolls it all back and the others do nothing.
-            _abandon(claims[ran:])
+            give_back(claims[ran:])
             raise
         finally:
             for claim in claims:
@@ -279,7 +309,7 @@ class QueueWorker:
                 seen = self._generation
                 self._busy += 1
             try:
-                ran = self._process(worker_id)
+                ran = self._process(worker_id, self._stopping)
             except ClaimLost as exc:
                 self._log("claim_lost", {"worker_id": worker_id, "error": str(exc)})
                 ran = True
@@ -369,12 +399,6 @@ class QueueWorker:
             f"<QueueWorker queue={queue!r} threads={self.threads} busy={self._busy} "
             f"stopping={self._stopping.is_set()}>"
         )
-
-
-def _abandon(claims: Sequence[Claim]) -> None:
-    for claim in claims:
-        with contextlib.suppress(StoreError):
-            claim.abandon()
 
 
 def _queues(queue: str | Sequence[str]) -> tuple[str, ...]:

@@ -1,26 +1,37 @@
-"""Running one claimed job: the handler under its middleware, core's decision, one store call."""
+"""Running one claimed job: the handler under its middleware, core's decision, one store call.
+
+Every path from a claim to its outcome ends the claim, whatever raises in between: an error in
+proletarian, a retry function or an exception's own `__str__` still records a failure; a store
+that refuses an outcome gets a minimal failure record instead; an outcome write a leased claim
+could not send is sent again while the lease holds; a BaseException (KeyboardInterrupt,
+SystemExit) gives the job back and propagates.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
 
 from proletarian.core.decisions import Decision, Fail, RetryAt, Succeed, admit, decide
 from proletarian.core.errors import (
+    ClaimLost,
     ConfigurationError,
     JobAbandoned,
     SerializationError,
+    StoreError,
+    StoreUnavailable,
     TransactionAborted,
 )
 from proletarian.core.job import Job, JobError
 from proletarian.core.policy import NO_RETRY, RetryPolicy
 from proletarian.ports.clock import Clock
 from proletarian.ports.events import EventLog
-from proletarian.ports.store import Claim
+from proletarian.ports.store import Claim, Renewable
 from proletarian.worker.context import JobContext, Middleware
 from proletarian.worker.handlers import Handlers
 
@@ -28,13 +39,27 @@ HandlerMode = Literal["default", "advanced"]
 RetryFunction = Callable[[Job, BaseException], RetryPolicy | None]
 OnFailed = Callable[[Job, BaseException], object]
 
+# Waits between attempts to send an outcome a leased claim could not send (store unreachable).
+OUTCOME_RETRY_FIRST = 0.05
+OUTCOME_RETRY_MAX = 2.0
+
 
 def error_of(exc: BaseException) -> JobError:
+    """The error to record for `exc`, even when its `__str__` or its traceback can't be
+    rendered (an exception's own code may raise)."""
     return JobError(
         type=type(exc).__qualname__,
-        message=str(exc),
-        traceback="".join(traceback.format_exception(exc)),
+        message=_rendered(lambda: str(exc), exc, "message"),
+        traceback=_rendered(lambda: "".join(traceback.format_exception(exc)), exc, "traceback"),
     )
+
+
+def _rendered(render: Callable[[], str], exc: BaseException, what: str) -> str:
+    try:
+        text = render()
+    except Exception as failure:
+        return f"<the {what} of {type(exc).__qualname__} could not be rendered: {failure!r}>"
+    return text if isinstance(text, str) else repr(text)
 
 
 @attrs.frozen(kw_only=True)
@@ -49,33 +74,28 @@ class Runner:
     clock: Clock
     log: EventLog
     jitter: Callable[[], float]
+    max_abandons: int
 
     def run(self, claim: Claim, ctx: JobContext) -> None:
         """Run the claimed job and record its outcome. A handler's Exception is an outcome;
-        a BaseException abandons the claim (the job runs again later) and propagates."""
+        a BaseException stops the worker (`ctx.stopping` is set first, so no sibling thread
+        claims the job meanwhile), gives the job back and propagates."""
         job = claim.job
         data = _event_data(job, ctx)
-        self.log("job_claimed", data)
-        decision, exc = self._attempt(claim, job, ctx, data)
-        if isinstance(decision, Succeed):
+        try:
+            self.log("job_claimed", data)
             try:
-                claim.succeed()
-            except TransactionAborted as aborted:
-                decision, exc = self._decide_error(job, aborted), aborted
-            else:
-                self.log("job_succeeded", data)
-                return
-        if isinstance(decision, RetryAt):
-            claim.retry_at(decision.when, decision.error)
-            self.log(
-                "job_retry_scheduled",
-                {**data, "retry_at": decision.when.isoformat(), **_error_data(decision.error)},
-            )
-        elif isinstance(decision, Fail):
-            claim.fail(decision.error)
-            self.log("job_failed", {**data, **_error_data(decision.error)})
-            assert exc is not None  # every failing decision comes from an exception
-            self._after_failure(job, exc, data)
+                decision, exc = self._attempt(claim, job, ctx, data)
+            except Exception as bug:
+                # Not the handler's error (that is an outcome): ours, or a policy's. Recording
+                # it as the failure ends the claim; giving the job back would loop.
+                decision, exc = Fail(error=error_of(bug)), bug
+            self._conclude(claim, job, decision, exc, data)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                ctx.stopping.set()
+            give_back([claim])
+            raise
 
     def _attempt(
         self, claim: Claim, job: Job, ctx: JobContext, data: dict[str, Any]
@@ -84,21 +104,108 @@ class Runner:
         exception behind it (None on success)."""
         if claim.decode_error is not None:
             return Fail(error=claim.decode_error), SerializationError(claim.decode_error.message)
-        # Only a job whose worker died holding it can have run out of attempts unseen.
-        refused = admit(job, self._policy(job, JobAbandoned())) if claim.reclaimed else None
+        refused = admit(job, self.max_abandons)
         if refused is not None:
             self.log("job_abandoned", {**data, "error": refused.error.message})
             return refused, JobAbandoned(refused.error.message)
         started = time.monotonic()
-        exc = self._call(claim, job, ctx)
+        exc = self._call(job, ctx)
         data["duration"] = round(time.monotonic() - started, 6)
         return (Succeed(), None) if exc is None else (self._decide_error(job, exc), exc)
 
     def _decide_error(self, job: Job, exc: BaseException) -> Decision:
+        error = error_of(exc)
         policy = self._policy(job, exc)
-        return decide(job, error_of(exc), policy, self.clock.now(), self.jitter())
+        try:
+            return decide(job, error, policy, self.clock.now(), self.jitter())
+        except Exception as bug:
+            self.log("retry_function_error", {**_event_data(job), **_error_data(error_of(bug))})
+            return Fail(error=error)
 
-    def _call(self, claim: Claim, job: Job, ctx: JobContext) -> Exception | None:
+    def _conclude(
+        self,
+        claim: Claim,
+        job: Job,
+        decision: Decision,
+        exc: BaseException | None,
+        data: dict[str, Any],
+    ) -> None:
+        """Write the decision, and report it: exactly one outcome ends the claim."""
+        try:
+            decision, exc = self._record(claim, job, decision, exc, data)
+        except (StoreUnavailable, ClaimLost):
+            raise
+        except StoreError as refused:
+            # The store would not keep this outcome; the claim is still held (see Claim), so
+            # a failure it can keep ends it, rather than a loop of runs.
+            decision = Fail(
+                error=JobError(
+                    type="OutcomeRefused",
+                    message=f"the store refused to record the job's outcome: {refused}",
+                )
+            )
+            self.log("outcome_refused", {**data, "error": str(refused)})
+            self._record(claim, job, decision, exc, data)
+        if isinstance(decision, Succeed):
+            self.log("job_succeeded", data)
+        elif isinstance(decision, RetryAt):
+            self.log(
+                "job_retry_scheduled",
+                {**data, "retry_at": decision.when.isoformat(), **_error_data(decision.error)},
+            )
+        else:
+            self.log("job_failed", {**data, **_error_data(decision.error)})
+            self._after_failure(job, exc or JobAbandoned(decision.error.message), data)
+
+    def _record(
+        self,
+        claim: Claim,
+        job: Job,
+        decision: Decision,
+        exc: BaseException | None,
+        data: dict[str, Any],
+    ) -> tuple[Decision, BaseException | None]:
+        """One outcome call for the decision; the decision and exception it recorded."""
+        if isinstance(decision, Succeed):
+            try:
+                self._write(claim, claim.succeed, data)
+                return decision, exc
+            except TransactionAborted as aborted:
+                decision, exc = self._decide_error(job, aborted), aborted
+        if isinstance(decision, RetryAt):
+            retry = decision
+            self._write(claim, lambda: claim.retry_at(retry.when, retry.error), data)
+        elif isinstance(decision, Fail):
+            fail = decision
+            self._write(claim, lambda: claim.fail(fail.error), data)
+        return decision, exc
+
+    def _write(self, claim: Claim, outcome: Callable[[], None], data: dict[str, Any]) -> None:
+        """Send an outcome. A leased claim whose store can't be reached sends it again while
+        its lease can still hold (the worker's heartbeat renews it meanwhile), so a short
+        outage doesn't turn a finished job into an abandoned one. A transactional claim's
+        transaction is gone with its connection: nothing is left to send."""
+        wait = OUTCOME_RETRY_FIRST
+        deadline: float | None = None
+        while True:
+            try:
+                outcome()
+                return
+            except StoreUnavailable as exc:
+                if not isinstance(claim, Renewable):
+                    raise
+                now = time.monotonic()
+                deadline = deadline or now + claim.lease.total_seconds()
+                if now + wait > deadline:
+                    raise
+                self.log(
+                    "store_unavailable",
+                    {**data, "error": str(exc), "during": "outcome", "retry_in": wait},
+                )
+            time.sleep(wait)
+            wait = min(wait * 2, OUTCOME_RETRY_MAX)
+
+    def _call(self, job: Job, ctx: JobContext) -> Exception | None:
         try:
             call_next = self._innermost
             for middleware in reversed(self.middleware):
@@ -106,9 +213,6 @@ class Runner:
             call_next(job, ctx)
         except Exception as exc:
             return exc
-        except BaseException:
-            claim.abandon()
-            raise
         return None
 
     def _innermost(self, job: Job, ctx: JobContext) -> None:
@@ -159,6 +263,13 @@ class Runner:
             self.log("on_failed_error", {**base, **_error_data(error_of(error))})
 
 
+def give_back(claims: Iterable[Claim]) -> None:
+    """Abandon claims that may already have ended; never raises a store error."""
+    for claim in claims:
+        with contextlib.suppress(StoreError):
+            claim.abandon()
+
+
 def _wrap(middleware: Middleware, call_next: Callable[[Job, JobContext], None]) -> Any:
     def call(job: Job, ctx: JobContext) -> None:
         middleware(job, ctx, call_next)
@@ -173,6 +284,8 @@ def _event_data(job: Job, ctx: JobContext | None = None) -> dict[str, Any]:
         "job_type": job.job_type,
         "attempt": job.attempt,
     }
+    if job.abandons:
+        data["abandons"] = job.abandons
     if ctx is not None:
         data["worker_id"] = ctx.worker_id
     return data

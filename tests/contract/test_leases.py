@@ -33,32 +33,37 @@ def claim_one(store: QueueStore, worker_id: str = "w") -> Any:
     return claim
 
 
-def test_expired_lease_is_claimed_again_with_the_attempt_counted(
+def test_expired_lease_is_claimed_again_counting_an_abandonment(
     store: QueueStore, clock: ManualClock
 ) -> None:
-    """A claim whose lease expired is claimable by another worker, as its next attempt."""
+    """A claim whose lease expired is claimable by another worker, with that attempt counted
+    as abandoned, not as a finished attempt."""
     job_id = proletarian.enqueue(store, "t", None)
     first = claim_one(store, "dead")
     assert first.lease == LEASE
+    assert first.job.abandons == 0
     clock.advance(LEASE - timedelta(seconds=1))
     assert store.claim(["default"], worker_id="other") is None
     clock.advance(timedelta(seconds=1))
-    assert first.reclaimed is False
     second = claim_one(store, "other")
     assert second.job.id == job_id
-    assert second.job.attempt == 2
-    assert second.reclaimed is True
+    assert (second.job.attempt, second.job.abandons) == (1, 1)
     second.succeed()
+    job = store.get_job(job_id)
+    assert job is not None
+    assert (job.attempts, job.abandons) == (1, 1)
 
 
-def test_retried_job_is_not_reclaimed(store: QueueStore, clock: ManualClock) -> None:
-    """A job put back by retry_at or abandon comes back as an ordinary, not reclaimed, claim."""
+def test_retried_or_given_back_job_counts_no_abandonment(
+    store: QueueStore, clock: ManualClock
+) -> None:
+    """A job put back by retry_at or abandon comes back with no abandonment counted."""
     proletarian.enqueue(store, "t", None)
     claim_one(store).retry_at(clock.now(), JobError(type="E", message="m"))
     again = claim_one(store)
-    assert again.reclaimed is False
+    assert (again.job.attempt, again.job.abandons) == (2, 0)
     again.abandon()
-    assert claim_one(store).reclaimed is False
+    assert claim_one(store).job.abandons == 0
 
 
 def test_renew_keeps_the_job(store: QueueStore, clock: ManualClock) -> None:
@@ -91,7 +96,7 @@ def test_lost_lease_refuses_every_outcome(store: QueueStore, clock: ManualClock)
     job = store.get_job(job_id)
     assert job is not None
     assert job.status is JobStatus.SUCCEEDED
-    assert job.attempts == 2
+    assert (job.attempts, job.abandons) == (1, 1)
 
 
 def test_expired_but_untaken_lease_can_still_finish(store: QueueStore, clock: ManualClock) -> None:

@@ -18,9 +18,9 @@ from proletarian import (
     SerializationError,
 )
 from proletarian.adapters.serializers import JsonSerializer
-from proletarian.ports.store import QueueStore
+from proletarian.ports.store import QueueStore, Renewable
 from proletarian.testing import ManualClock
-from tests.contract.conftest import MakeStore
+from tests.contract.conftest import MakeStore, fixtures_of
 
 ERROR = JobError(type="ValueError", message="boom", traceback="Traceback ...\nValueError: boom\n")
 
@@ -52,6 +52,39 @@ def test_enqueued_job_can_be_read_back(store: QueueStore, clock: ManualClock) ->
     assert job.enqueued_at == clock.now() == job.process_at
 
 
+def die(store_kind: str, claim: Any, clock: ManualClock) -> None:
+    """The worker holding `claim` dies: a lease runs out, a transaction is cut by the server.
+    Then a minute passes (a store may hold back a job whose worker died, as MySQL does)."""
+    if isinstance(claim, Renewable):
+        clock.advance(claim.lease)
+    else:
+        fixtures_of(store_kind).kill_claim(claim)
+    clock.advance(timedelta(minutes=1))
+
+
+def test_a_claim_whose_worker_died_is_counted_as_abandoned(
+    make_store: MakeStore, store_kind: str, clock: ManualClock
+) -> None:
+    """The next claim of a job whose worker died holding it counts an abandonment (not a
+    finished attempt), committed before the job is handed out again; a claim given back alive
+    counts none, and the archive keeps the count."""
+    store = make_store()
+    job_id = proletarian.enqueue(store, "t", None)
+    die(store_kind, claim_one(store), clock)
+    again = claim_one(store)
+    assert (again.job.id, again.job.attempt, again.job.abandons) == (job_id, 1, 1)
+    die(store_kind, again, clock)
+    third = claim_one(store)
+    assert (third.job.attempt, third.job.abandons) == (1, 2)
+    third.abandon()
+    fourth = claim_one(store)
+    assert (fourth.job.attempt, fourth.job.abandons) == (1, 2)
+    fourth.succeed()
+    job = store.get_job(job_id)
+    assert job is not None
+    assert (job.status, job.attempts, job.abandons) == (JobStatus.SUCCEEDED, 1, 2)
+
+
 def test_unknown_job_is_none(store: QueueStore) -> None:
     """get_job of an id never enqueued is None."""
     assert store.get_job("0190d2a0-0000-7000-8000-000000000000") is None
@@ -65,7 +98,7 @@ def test_claim_gives_the_job_and_holds_it(store: QueueStore) -> None:
     assert claim.job.payload == {"a": 1}
     assert claim.job.attempt == 1
     assert claim.decode_error is None
-    assert claim.reclaimed is False
+    assert claim.job.abandons == 0
     assert store.claim(["default"], worker_id="other") is None
     running = store.get_job(job_id)
     assert running is not None

@@ -252,9 +252,10 @@ def test_enqueue_does_not_wait_for_a_held_claim(store: MySQLStore) -> None:
     assert store.stats()["default"].ready == 5
 
 
-def test_a_failing_outcome_gives_the_job_and_the_connection_back(store: MySQLStore) -> None:
-    """When recording an outcome fails in the database, the claim's transaction is rolled back:
-    the job is due again with its attempt uncounted, and the connection is back in the pool."""
+def test_a_refused_outcome_keeps_the_claim_for_another(store: MySQLStore) -> None:
+    """When the database refuses an outcome, the claim's transaction is rolled back and the job
+    locked again, so another outcome (a smaller failure) can end it; the connection is then
+    back in the pool."""
     job_id = proletarian.enqueue(store, "t", None)
     claim = store.claim(["default"], worker_id="w")
     assert claim is not None
@@ -263,12 +264,12 @@ def test_a_failing_outcome_gives_the_job_and_the_connection_back(store: MySQLSto
     with pytest.raises(StoreError, match="SAVEPOINT") as raised:
         claim.fail(ERROR)
     assert not isinstance(raised.value, StoreUnavailable)
-    with pytest.raises(StoreError, match="already ended"):
-        claim.succeed()
+    assert store.claim(["default"], worker_id="other") is None
+    claim.fail(JobError(type="OutcomeRefused", message="m"))
     assert store._pool.in_use == 0
     job = store.get_job(job_id)
     assert job is not None
-    assert (job.status, job.attempts) == (JobStatus.READY, 0)
+    assert (job.status, job.attempts, job.abandons) == (JobStatus.FAILED, 1, 0)
 
 
 def test_a_busy_pool_raises_store_unavailable_after_its_timeout(tmp_path: Path) -> None:

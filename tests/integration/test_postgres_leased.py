@@ -170,7 +170,7 @@ def test_transactional_claims_pass_over_leased_jobs(
     claim.succeed()
     job = store.get_job(job_id)
     assert job is not None
-    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 2)
+    assert (job.status, job.attempts, job.abandons) == (JobStatus.SUCCEEDED, 1, 1)
 
 
 def test_leased_claims_pass_over_jobs_a_transaction_holds(
@@ -209,7 +209,7 @@ def test_renewing_never_waits_for_a_row_another_transaction_locked(
 def test_an_expired_lease_taken_over_by_a_transactional_claim_is_lost(
     store: PostgresStore, clock: ManualClock
 ) -> None:
-    """A transactional claim that takes a job whose lease expired sees it as reclaimed, and
+    """A transactional claim that takes a job whose lease expired counts that abandonment, and
     its retry clears the lease: the first holder can neither renew nor end the job."""
     job_id = proletarian.enqueue(store, "t", None)
     first = leased(store, "slow")
@@ -217,7 +217,7 @@ def test_an_expired_lease_taken_over_by_a_transactional_claim_is_lost(
     strict = PostgresStore(store.pool, schema=SCHEMA, clock=clock)
     second = strict.claim(["default"], worker_id="strict")
     assert second is not None
-    assert second.reclaimed is True
+    assert second.job.abandons == 1
     second.retry_at(clock.now() + LEASE * 10, JobError(type="E", message="m"))
     with pytest.raises(ClaimLost):
         first.renew()
@@ -225,7 +225,7 @@ def test_an_expired_lease_taken_over_by_a_transactional_claim_is_lost(
         first.succeed()
     job = store.get_job(job_id)
     assert job is not None
-    assert (job.status, job.attempts) == (JobStatus.SCHEDULED, 2)
+    assert (job.status, job.attempts, job.abandons) == (JobStatus.SCHEDULED, 1, 1)
 
 
 def test_a_failed_lease_batch_gives_back_what_it_took(

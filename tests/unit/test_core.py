@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -11,10 +12,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proletarian import ConfigurationError, JobError, NewJob, Priority, RetryPolicy
-from proletarian.core.decisions import Fail, RetryAt, Succeed, admit, decide
-from proletarian.core.job import Job, JobStatus
+from proletarian.core.decisions import Fail, RetryAt, Succeed, admit, check_max_abandons, decide
+from proletarian.core.job import (
+    MAX_ERROR_MESSAGE,
+    MAX_ERROR_TRACEBACK,
+    MAX_ERROR_TYPE,
+    Job,
+    JobStatus,
+)
 from proletarian.core.names import table_name
-from proletarian.core.policy import Backoff
+from proletarian.core.policy import MAX_DELAY, Backoff
+from proletarian.core.text import storable
 from proletarian.core.urls import kind_of, redact
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -120,13 +128,67 @@ def test_decide_success_and_exact_retry_time() -> None:
     assert decide(job(attempts=2), ERR, policy, NOW, 0.5) == Fail(error=ERR)
 
 
-def test_admit_refuses_a_job_past_its_attempts() -> None:
-    """A claimed job whose attempt exceeds the allowed number is failed as abandoned."""
-    policy = RetryPolicy(retries=1)
-    assert admit(job(attempts=1), policy) is None
-    refused = admit(job(attempts=2), policy)
+def test_admit_refuses_a_job_abandoned_max_abandons_times() -> None:
+    """A job whose attempts ended without an outcome max_abandons times is failed as
+    JobAbandoned, whatever its retry policy; fewer abandonments let it run."""
+    assert admit(attrs.evolve(job(), abandons=2), 3) is None
+    refused = admit(attrs.evolve(job(attempts=0), abandons=3), 3)
     assert refused is not None
-    assert refused.error.type == "Abandoned"
+    assert refused.error.type == "JobAbandoned"
+    assert "abandoned 3 times" in refused.error.message
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 2.5, "3"])
+def test_bad_abandon_limits_are_refused(value: object) -> None:
+    """max_abandons must be an int of 1 or more."""
+    with pytest.raises(ConfigurationError, match="max_abandons must be an int >= 1"):
+        check_max_abandons(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: RetryPolicy(retries=1, delays=[1e12]),
+        lambda: RetryPolicy.exponential(retries=1, cap=1e12),
+        lambda: RetryPolicy.exponential(retries=1, base=1e12),
+    ],
+)
+def test_delays_a_due_time_cannot_hold_are_refused(make: Callable[[], RetryPolicy]) -> None:
+    """A delay over ten years (1e12 s would overflow the retry's due time) is refused when the
+    policy is made, not when a retry is computed."""
+    with pytest.raises(ConfigurationError, match="ten years"):
+        make()
+
+
+def test_the_longest_delay_still_gives_a_due_time() -> None:
+    """The longest delay a policy accepts yields a due time even from a late clock."""
+    policy = RetryPolicy(retries=1, delays=[MAX_DELAY])
+    late = datetime(9980, 1, 1, tzinfo=UTC)
+    decision = decide(job(), ERR, policy, late, 0.5)
+    assert isinstance(decision, RetryAt)
+    assert decision.when == late + timedelta(seconds=MAX_DELAY)
+
+
+def test_error_text_is_made_storable() -> None:
+    """NUL and lone surrogates, which databases refuse, are kept as visible escapes."""
+    error = JobError(type="Bad\x00Type", message="a\x00b\ud800c", traceback="t\udfff")
+    assert error.message == "a\\x00b\\ud800c"
+    assert error.traceback == "t\\udfff"
+    error.message.encode("utf-8")
+
+
+def test_long_error_text_keeps_its_start_and_end() -> None:
+    """A message or traceback over its limit is cut in the middle, within the limit, saying how
+    much was cut; the end, where a traceback names the error, is kept."""
+    traceback = "Traceback (most recent call last):\n" + "x" * 500_000 + "\nValueError: boom"
+    error = JobError(type="T" * 1000, message="m" * 50_000, traceback=traceback)
+    assert len(error.type) <= MAX_ERROR_TYPE
+    assert len(error.message) <= MAX_ERROR_MESSAGE
+    assert len(error.traceback) <= MAX_ERROR_TRACEBACK
+    assert error.traceback.startswith("Traceback (most recent call last):")
+    assert error.traceback.endswith("ValueError: boom")
+    assert "characters cut" in error.traceback
+    assert storable("short", 10) == "short"
 
 
 @pytest.mark.parametrize(
@@ -134,7 +196,7 @@ def test_admit_refuses_a_job_past_its_attempts() -> None:
     [
         ({"retries": -1}, "retries must be an int >= 0"),
         ({"retries": True}, "retries must be an int"),
-        ({"delays": [1, -2]}, "must not be negative"),
+        ({"delays": [1, -2]}, "between 0 and"),
         ({"delays": [float("nan")]}, "finite"),
         ({"delays": "10"}, "sequence of seconds"),
     ],

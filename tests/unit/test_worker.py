@@ -14,6 +14,7 @@ from proletarian import (
     ConfigurationError,
     Handlers,
     Job,
+    JobAbandoned,
     JobContext,
     JobStatus,
     NewJob,
@@ -515,25 +516,35 @@ def test_heartbeat_keeps_a_long_job_leased() -> None:
     assert not log.of("claim_lost")
 
 
-@pytest.mark.parametrize(("retries", "expected"), [(0, JobStatus.FAILED), (1, JobStatus.SUCCEEDED)])
-def test_job_whose_worker_died_runs_out_of_attempts(
-    store: MemoryStore, clock: ManualClock, retries: int, expected: JobStatus
+@pytest.mark.parametrize(
+    ("max_abandons", "expected"), [(1, JobStatus.FAILED), (2, JobStatus.SUCCEEDED)]
+)
+def test_job_whose_worker_died_is_refused_at_the_abandon_limit(
+    store: MemoryStore, clock: ManualClock, max_abandons: int, expected: JobStatus
 ) -> None:
-    """A job reclaimed after its lease expired runs again only while its policy allows it;
-    otherwise it is archived as failed, abandoned, without running."""
+    """A job reclaimed after its lease expired counts one abandonment, whatever its retry policy
+    (here none); it runs again below max_abandons and is archived as failed with JobAbandoned,
+    without running, at the limit."""
     runs: list[int] = []
+    failed: list[BaseException] = []
     job_id = proletarian.enqueue(store, "t", None)
     assert store.claim(["default"], worker_id="died") is not None
     clock.advance(store.lease)
-    worker = QueueWorker(store, lambda t, p: runs.append(1), retry=RetryPolicy(retries=retries))
+    worker = QueueWorker(
+        store,
+        lambda t, p: runs.append(1),
+        max_abandons=max_abandons,
+        on_failed=lambda job, exc: failed.append(exc),
+    )
     assert worker.drain() == 1
     job = store.get_job(job_id)
     assert job is not None
-    assert (job.status, job.attempts) == (expected, 2)
+    assert (job.status, job.attempts, job.abandons) == (expected, 1, 1)
     assert runs == ([] if expected is JobStatus.FAILED else [1])
     if expected is JobStatus.FAILED:
         assert job.error is not None
-        assert job.error.type == "Abandoned"
+        assert job.error.type == "JobAbandoned"
+        assert [type(exc) for exc in failed] == [JobAbandoned]
 
 
 def test_process_next_job_propagates_store_errors() -> None:

@@ -26,10 +26,14 @@ DEFAULT_ARCHIVED_JOB_TABLE = "proletarian_archived_job"
 
 # Every column a queued job and an archived job share, in the order rows are read back.
 COLUMNS = (
-    "job_id, queue, job_type, payload, priority, attempts, enqueued_at, process_at, meta, "
-    "error_type, error_message, error_traceback"
+    "job_id, queue, job_type, payload, priority, attempts, abandons, enqueued_at, process_at, "
+    "meta, error_type, error_message, error_traceback"
 )
 ARCHIVE_COLUMNS = f"{COLUMNS}, status, started_at, finished_at"
+# Positions in a row of ARCHIVE_COLUMNS (and of COLUMNS, its beginning), by name.
+POSITION = {name: i for i, name in enumerate(ARCHIVE_COLUMNS.split(", "))}
+# Added after the first release: install_schema adds it to tables made before.
+UPGRADE_COLUMN = ("abandons", "INT NOT NULL DEFAULT 0")
 NEW_JOB_COLUMNS = "queue, job_type, payload, priority, enqueued_at, process_at, meta"
 CLAIM_ORDER = "ORDER BY priority, process_at, job_id"
 PRIORITIES = ", ".join(str(priority.value) for priority in sorted(Priority, key=lambda p: p.value))
@@ -97,13 +101,23 @@ class Statements:
         )
         self.archive = (
             f"INSERT INTO {archive} ({ARCHIVE_COLUMNS}) "
-            "SELECT job_id, queue, job_type, payload, priority, attempts + 1, enqueued_at, "
-            f"process_at, meta, %s, %s, %s, %s, %s, %s FROM {job} WHERE job_id = %s"
+            "SELECT job_id, queue, job_type, payload, priority, attempts + 1, abandons, "
+            f"enqueued_at, process_at, meta, %s, %s, %s, %s, %s, %s FROM {job} WHERE job_id = %s"
         )
         self.delete = f"DELETE FROM {job} WHERE job_id = %s"
         self.retry = (
             f"UPDATE {job} SET attempts = attempts + 1, process_at = %s, error_type = %s, "
             "error_message = %s, error_traceback = %s WHERE job_id = %s"
+        )
+        # A careful claim (see MySQLStore.claim) counts the abandonment it fears and hides the
+        # job until `process_at`, commits, then locks it again and undoes both in the
+        # transaction that runs it: an outcome commits the undoing, a crash leaves the count.
+        self.count_abandon = (
+            f"UPDATE {job} SET abandons = abandons + 1, process_at = %s WHERE job_id = %s"
+        )
+        self.lock_again = f"SELECT job_id FROM {job} WHERE job_id = %s FOR UPDATE"
+        self.uncount_abandon = (
+            f"UPDATE {job} SET abandons = abandons - 1, process_at = %s WHERE job_id = %s"
         )
         self.get_unlocked = f"SELECT {COLUMNS} FROM {job} WHERE job_id = %s FOR UPDATE SKIP LOCKED"
         self.get_queued = f"SELECT {COLUMNS} FROM {job} WHERE job_id = %s"
@@ -129,6 +143,20 @@ class Statements:
         )
         self.unarchive = f"DELETE FROM {archive} WHERE job_id = %s"
         self.prune = f"DELETE FROM {archive} WHERE finished_at < %s LIMIT %s"
+
+    def has_column(self, table: str) -> tuple[str, tuple[str, ...]]:
+        """A query counting UPGRADE_COLUMN in `table` (one of the store's), and its parameters."""
+        parts = [part.strip("`") for part in table.split(".")]
+        schema = "%s" if len(parts) == 2 else "DATABASE()"
+        return (
+            "SELECT COUNT(*) FROM information_schema.columns "
+            f"WHERE table_schema = {schema} AND table_name = %s AND column_name = %s",
+            (*parts, UPGRADE_COLUMN[0]),
+        )
+
+    def add_column(self, table: str) -> str:
+        name, definition = UPGRADE_COLUMN
+        return f"ALTER TABLE {table} ADD COLUMN {name} {definition} AFTER attempts"
 
     def insert(self, rows: int, *, with_ids: bool, returning: bool) -> str:
         """A multi-row INSERT of new jobs; RETURNING job_id (MariaDB only) for generated ids."""
@@ -185,29 +213,38 @@ def to_job(
 ) -> tuple[Job, JobError | None]:
     """A row of COLUMNS (or ARCHIVE_COLUMNS, whose status is then used) as a Job, and the
     error decoding its payload, if any (the payload is then None)."""
+
+    def column(name: str) -> Any:
+        return row[POSITION[name]]
+
     decode_error: JobError | None = None
     payload: Any = None
     try:
-        payload = serializer.loads(row[3])
+        payload = serializer.loads(column("payload"))
     except SerializationError as exc:
         decode_error = JobError(type="SerializationError", message=str(exc))
     error = None
-    if row[9] is not None:
-        error = JobError(type=row[9], message=row[10] or "", traceback=row[11] or "")
-    archived = len(row) > 12
+    if column("error_type") is not None:
+        error = JobError(
+            type=column("error_type"),
+            message=column("error_message") or "",
+            traceback=column("error_traceback") or "",
+        )
+    archived = len(row) > POSITION["status"]
     job = Job(
-        id=keys.text(row[0]),
-        queue=row[1],
-        job_type=row[2],
+        id=keys.text(column("job_id")),
+        queue=column("queue"),
+        job_type=column("job_type"),
         payload=payload,
-        priority=Priority(row[4]),
-        attempts=row[5],
-        enqueued_at=to_utc(row[6]),
-        process_at=to_utc(row[7]),
-        status=JobStatus(row[12]) if archived else status or JobStatus.READY,
-        meta=decode_meta(row[8]),
+        priority=Priority(column("priority")),
+        attempts=column("attempts"),
+        abandons=column("abandons"),
+        enqueued_at=to_utc(column("enqueued_at")),
+        process_at=to_utc(column("process_at")),
+        status=JobStatus(column("status")) if archived else status or JobStatus.READY,
+        meta=decode_meta(column("meta")),
         error=error,
-        started_at=to_utc(row[13]) if archived else None,
-        finished_at=to_utc(row[14]) if archived else None,
+        started_at=to_utc(column("started_at")) if archived else None,
+        finished_at=to_utc(column("finished_at")) if archived else None,
     )
     return job, decode_error

@@ -3,6 +3,7 @@ hold a claim")."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -20,13 +21,14 @@ from proletarian.adapters.mysql._driver import (
     Step,
     connection_kwargs,
     connector,
+    is_connection_error,
     is_mariadb,
     run,
     translate,
 )
 from proletarian.adapters.mysql._pool import ConnectionPool
 from proletarian.adapters.serializers import JsonSerializer
-from proletarian.core.errors import ConfigurationError, StoreError
+from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.job import Job, JobError, JobStatus, NewJob, QueueStats
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
@@ -38,6 +40,9 @@ MAX_ROWS_PER_INSERT = 1000
 MAX_CHARS_PER_INSERT = 1 << 20
 # Archived jobs deleted per transaction by prune_archive, so no single one grows large.
 PRUNE_BATCH = 5000
+# How long a job whose careful claim was abandoned waits before it is due again, so the rest of
+# its queue goes on while the job that killed a worker waits.
+CRASH_DELAY = timedelta(seconds=10)
 # Multi-queue claims look again when the best job was taken between finding and relocking it.
 CANDIDATE_ROUNDS = 5
 
@@ -80,6 +85,8 @@ class MySQLStore:
             sql.SerialKeys() if isinstance(self.job_ids, DatabaseIds) else sql.UuidKeys()
         )
         make, self._where = connector(connect)
+        self._claimers: set[str] = set()  # worker ids that claimed: later claims need no care
+        self._claimers_lock = threading.Lock()
         self._pool = ConnectionPool(make, size=pool_size, timeout=pool_timeout, where=self._where)
 
     @classmethod
@@ -102,10 +109,16 @@ class MySQLStore:
 
     def install_schema(self) -> None:
         """Create the tables if they are missing (CREATE TABLE IF NOT EXISTS: an existing table
-        is left as it is, even if it differs)."""
+        is left as it is, even if it differs), and add the columns later releases added."""
         with self._connection("install_schema") as conn, conn.cursor(Cursor) as cursor:
             for statement in sql.ddl_statements(self.schema()):
                 cursor.execute(statement)
+            # Tables made by an earlier release: add the columns it lacked.
+            for table in (self._sql.job_table, self._sql.archived_job_table):
+                cursor.execute(*self._sql.has_column(table))
+                found = cursor.fetchone()
+                if found is None or not found[0]:
+                    cursor.execute(self._sql.add_column(table))
 
     # -- enqueue -------------------------------------------------------------------------------
 
@@ -188,7 +201,14 @@ class MySQLStore:
     def claim(self, queues: Sequence[str], *, worker_id: str) -> MySQLClaim | None:
         """Lock the most urgent due job of `queues` in a new transaction on a pooled
         connection, held by the returned claim until it ends. `worker_id` is not stored: the
-        lock is the claim."""
+        lock is the claim.
+
+        A transaction rolled back by a crash leaves no trace in InnoDB, so a job that kills
+        its worker would never be counted. Some claims are therefore careful: they commit the
+        abandonment they fear before the job runs, and the outcome undoes it (see
+        Statements.count_abandon), one commit more. Careful are the first claim of each
+        `worker_id` (a restarted worker's first claim is the one a job that keeps killing its
+        worker takes) and every claim of a job already counted abandoned."""
         names = list(dict.fromkeys(queues))
         if not names:
             return None
@@ -197,13 +217,42 @@ class MySQLStore:
             conn = self._pool.get()
             try:
                 row = self._lock_next(conn, names, utc_naive(now))
-                claim = None if row is None else MySQLClaim(self, conn, row, now)
+                careful = row is not None and self._careful(worker_id, row)
+                if row is not None and careful:
+                    row = self._take_carefully(conn, row, now)
+                claim = None if row is None else MySQLClaim(self, conn, row, now, careful=careful)
             except BaseException as exc:
                 self._pool.give_back(conn, exc)
                 raise
         if claim is None:
             self._pool.give_back(conn)
         return claim
+
+    def _careful(self, worker_id: str, row: Sequence[Any]) -> bool:
+        with self._claimers_lock:
+            first = worker_id not in self._claimers
+            self._claimers.add(worker_id)
+        return first or row[sql.POSITION["abandons"]] > 0
+
+    def _take_carefully(
+        self, conn: Connection, row: tuple[Any, ...], now: datetime
+    ) -> tuple[Any, ...] | None:
+        """Count the abandonment and hide the job (committed), then lock it again and undo
+        both in the transaction the job runs in. None if the job went meanwhile."""
+        key, due = row[sql.POSITION["job_id"]], row[sql.POSITION["process_at"]]
+        hidden_until = utc_naive(now + CRASH_DELAY)
+        run(conn, [(self._sql.count_abandon, (hidden_until, key)), (sql.COMMIT, ())])
+        if self._relock(conn, key, due):
+            return row
+        conn.rollback()
+        return None
+
+    def _relock(self, conn: Connection, key: Any, due: datetime) -> bool:
+        """Lock a carefully claimed job again and undo its count and hiding, uncommitted."""
+        found = run(
+            conn, [(self._sql.lock_again, (key,)), (self._sql.uncount_abandon, (due, key))]
+        )[0]
+        return bool(found)
 
     def _lock_next(
         self, conn: Connection, queues: list[str], now: datetime
@@ -256,7 +305,8 @@ class MySQLStore:
         status: JobStatus | None = None  # archived rows carry their own
         if unlocked:
             row = unlocked[0]
-            status = JobStatus.SCHEDULED if sql.to_utc(row[7]) > now else JobStatus.READY
+            due = sql.to_utc(row[sql.POSITION["process_at"]])
+            status = JobStatus.SCHEDULED if due > now else JobStatus.READY
         elif queued:
             row, status = queued[0], JobStatus.RUNNING
         elif archived:
@@ -364,18 +414,25 @@ class MySQLStore:
 
 class MySQLClaim:
     """A transactional claim: the job's row stays locked by this connection's open transaction
-    until `succeed`, `retry_at` or `fail` commits, or `abandon` rolls back. The connection goes
-    back to the pool when the claim ends, however it ends. Not shared between threads."""
-
-    # A dead worker's attempt is rolled back with its transaction and never counted.
-    reclaimed = False
+    until `succeed`, `retry_at` or `fail` commits, or `abandon` gives it back. The connection
+    goes back to the pool when the claim ends, however it ends. A write the server refuses
+    (not a lost connection) rolls back, and the claim locks the job again, so a smaller
+    outcome can still be written. Not shared between threads."""
 
     def __init__(
-        self, store: MySQLStore, conn: Connection, row: Sequence[Any], started_at: datetime
+        self,
+        store: MySQLStore,
+        conn: Connection,
+        row: Sequence[Any],
+        started_at: datetime,
+        *,
+        careful: bool,
     ) -> None:
         self._store = store
         self._conn: Connection | None = conn
-        self._key = row[0]
+        self._key = row[sql.POSITION["job_id"]]
+        self._due = row[sql.POSITION["process_at"]]
+        self._careful = careful
         self._savepoint = False
         self._started_at = utc_naive(started_at)
         self.job, self.decode_error = sql.to_job(
@@ -438,12 +495,15 @@ class MySQLClaim:
         )
 
     def abandon(self) -> None:
-        """Roll back. Never raises for a lost connection: the server has rolled the claim back
-        already, or does when the connection is closed, which is what happens then."""
+        """Roll the handler's writes back and commit the rest, which gives the job back as it
+        was (a careful claim's count undone). Never raises for a lost connection: the server
+        has rolled the claim back already, or does when the connection is closed, which is
+        what happens then (a careful claim's count then stays: the claim was abandoned)."""
         conn = self._held()
         self._conn = None
+        undo = [(sql.ROLLBACK_TO_SAVEPOINT, ())] if self._savepoint else []
         try:
-            conn.rollback()
+            run(conn, [*undo, (sql.COMMIT, ())])
         except MySQLError as exc:
             self._store._pool.give_back(conn, exc)
             return
@@ -458,13 +518,40 @@ class MySQLClaim:
         conn = self._held()
         self._conn = None
         pool = self._store._pool
-        with translate(self._store._where, f"{action} of job {self.job.id}"):
-            try:
-                run(conn, steps)
-            except BaseException as exc:
-                pool.give_back(conn, exc)
-                raise
+        try:
+            with translate(self._store._where, f"{action} of job {self.job.id}"):
+                try:
+                    run(conn, steps)
+                except BaseException as exc:
+                    if not isinstance(exc, MySQLError) or is_connection_error(exc):
+                        pool.give_back(conn, exc)
+                    raise
+        except StoreUnavailable:
+            raise
+        except StoreError:
+            self._take_again(conn)
+            raise
         pool.give_back(conn)
+
+    def _take_again(self, conn: Connection) -> None:
+        """After the server refused an outcome: roll back, and lock the job again for another
+        outcome (a careful claim's count undone again). If that fails, the claim ends."""
+        store = self._store
+        try:
+            conn.rollback()
+            if self._careful:
+                held = store._relock(conn, self._key, self._due)
+            else:
+                held = bool(run(conn, [(store._sql.lock_again, (self._key,))])[0])
+            if held:
+                self._savepoint = False
+                self._conn = conn
+                return
+            conn.rollback()
+        except MySQLError as exc:
+            store._pool.give_back(conn, exc)
+            return
+        store._pool.give_back(conn)
 
     def __repr__(self) -> str:
         state = "held" if self._conn is not None else "ended"
@@ -473,7 +560,7 @@ class MySQLClaim:
 
 def _claim_order(row: tuple[Any, ...]) -> tuple[Any, ...]:
     """A job row's place in claim order: priority, due time, id."""
-    return row[4], row[7], row[0]
+    return tuple(row[sql.POSITION[name]] for name in ("priority", "process_at", "job_id"))
 
 
 def _batches(rows: list[Row], values: list[list[Any]]) -> list[list[list[Any]]]:

@@ -22,6 +22,7 @@ from psycopg_pool import ConnectionPool
 from proletarian.adapters.postgres import rows, statements
 from proletarian.adapters.postgres.connections import Borrowed
 from proletarian.adapters.postgres.errors import translated
+from proletarian.adapters.postgres.marks import clear_marks, count_abandoned
 from proletarian.core.errors import ClaimLost, StoreError, TransactionAborted
 from proletarian.core.job import Job, JobError, JobStatus
 from proletarian.ports.clock import Clock
@@ -36,8 +37,9 @@ def claim_batch(
     clock: Clock,
     queues: Sequence[str],
     limit: int,
-) -> list[PostgresBatchClaim]:
-    """Lock up to `limit` due jobs in a new transaction and hand them out with it open."""
+) -> list[PostgresBatchClaim] | None:
+    """Lock up to `limit` due jobs in a new transaction and hand them out with it open. None
+    when some of them had claims abandoned: see `_count_suspects`."""
     now = clock.now()
     names = list(queues)
     with translated("claim"):
@@ -56,8 +58,29 @@ def claim_batch(
     if not found:
         borrowed.give_back()
         return []
-    batch = PostgresBatch(borrowed, sql=sql, clock=clock, started_at=now, size=len(found))
+    suspects = [row for row in found if row[rows.CLAIM_ABANDONED] or row[rows.ABANDONS]]
+    if suspects:
+        _count_suspects(borrowed, sql, suspects)
+        return None
+    batch = PostgresBatch(
+        borrowed, pool=pool, sql=sql, clock=clock, started_at=now, size=len(found)
+    )
     return [PostgresBatchClaim(batch, row, serializer) for row in found]
+
+
+def _count_suspects(
+    borrowed: Borrowed, sql: statements.Statements, suspects: Sequence[tuple[Any, ...]]
+) -> None:
+    """Jobs whose claims were abandoned run apart from healthy ones: a job that kills its worker
+    would otherwise count an abandonment for every job of its batch. The marks found are
+    counted (committed), which lets the batch go; the caller then claims one job at a time
+    until no suspect is left among the jobs it claims."""
+    marked = [row[rows.ID] for row in suspects if row[rows.CLAIM_ABANDONED]]
+    try:
+        with translated("claim"):
+            count_abandoned(borrowed.conn, sql, marked)
+    finally:
+        borrowed.give_back()
 
 
 class PostgresBatch:
@@ -69,17 +92,20 @@ class PostgresBatch:
         self,
         borrowed: Borrowed,
         *,
+        pool: ConnectionPool[Any],
         sql: statements.Statements,
         clock: Clock,
         started_at: datetime,
         size: int,
     ) -> None:
         self._borrowed: Borrowed | None = borrowed
+        self._pool = pool
         self._sql = sql
         self._clock = clock
         self._started_at = started_at
         self._size = size
         self._outcomes: list[tuple[Any, str, datetime | None, JobError | None]] = []
+        self.job_ids: list[Any] = []  # filled by the batch's claims
 
     @property
     def ended(self) -> bool:
@@ -99,11 +125,13 @@ class PostgresBatch:
             self._write()
 
     def abandon(self) -> None:
-        """Roll back: every job of the batch is as before the claim (nothing is written until
-        the last outcome). Does nothing once the batch has ended."""
+        """Roll back, then clear the marks that leaves: every job of the batch is as before the
+        claim (nothing is written until the last outcome). Does nothing once the batch has
+        ended."""
         borrowed, self._borrowed = self._borrowed, None
         if borrowed is not None:
             borrowed.give_back()
+            clear_marks(self._pool, self._sql, self.job_ids)
 
     def _write(self) -> None:
         borrowed, self._borrowed = self._borrowed, None
@@ -143,11 +171,10 @@ class PostgresBatchClaim:
     def __init__(self, batch: PostgresBatch, row: tuple[Any, ...], serializer: Serializer) -> None:
         self._batch = batch
         self._key = row[rows.ID]
+        batch.job_ids.append(self._key)
         self._savepoint = False
         self._ended = False
         payload, self.decode_error = rows.decoded(serializer, row)
-        # As for PostgresClaim: counted only if a leased claim held the job last.
-        self.reclaimed = bool(row[rows.RECLAIMED])
         self.job: Job = rows.to_job(row, payload=payload, status=JobStatus.RUNNING)
 
     @property
@@ -184,7 +211,7 @@ class PostgresBatchClaim:
         self._end("failed", None, error, undo_handler=True)
 
     def abandon(self) -> None:
-        """Roll the whole batch back: its jobs run again, their attempts not counted."""
+        """Roll the whole batch back: its jobs run again, as if never claimed."""
         self._ended = True
         self._batch.abandon()
 

@@ -7,12 +7,14 @@ from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool
 
 from proletarian.adapters.postgres import rows, statements
 from proletarian.adapters.postgres.connections import Borrowed
 from proletarian.adapters.postgres.errors import translated
+from proletarian.adapters.postgres.marks import clear_marks
 from proletarian.adapters.postgres.prepared import ServerStatements
-from proletarian.core.errors import ClaimLost, StoreError, TransactionAborted
+from proletarian.core.errors import ClaimLost, StoreError, StoreUnavailable, TransactionAborted
 from proletarian.core.job import Job, JobError, JobStatus
 from proletarian.ports.clock import Clock
 
@@ -23,7 +25,9 @@ class PostgresClaim:
     Exactly one of `succeed`, `retry_at`, `fail` or `abandon` ends it; each commits (abandon
     rolls back) in one go and gives the connection back to the pool, even when the connection
     broke. A crashed worker's transaction is aborted by the server, so its job is claimable
-    again at once. Not shared between threads.
+    again at once, and the next claim counts the abandonment from the mark the abort left. A
+    write the server refuses (not a lost connection) rolls back, and the claim takes the job's
+    row again, so a smaller outcome can still be written. Not shared between threads.
     """
 
     def __init__(
@@ -33,6 +37,7 @@ class PostgresClaim:
         *,
         sql: statements.Statements,
         server: ServerStatements | None,
+        pool: ConnectionPool[Any],
         payload: Any,
         decode_error: JobError | None,
         clock: Clock,
@@ -41,14 +46,12 @@ class PostgresClaim:
         self._borrowed: Borrowed | None = borrowed
         self._sql = sql
         self._server = server
+        self._pool = pool
         self._clock = clock
         self._job_id = row[rows.ID]
         self._started_at = started_at
         self._savepoint = False
         self.decode_error = decode_error
-        # A dead worker's transaction is rolled back, its attempt uncounted: only a job whose
-        # lease expired (a leased claim's, on a table both kinds share) comes back counted.
-        self.reclaimed = bool(row[rows.RECLAIMED])
         self.job: Job = rows.to_job(row, payload=payload, status=JobStatus.RUNNING)
 
     @property
@@ -89,10 +92,12 @@ class PostgresClaim:
         self._end("fail", "archive", params, undo_handler=True)
 
     def abandon(self) -> None:
-        """Roll back: the job is as it was before the claim, its attempt not counted."""
+        """Roll back, then clear the mark that leaves: the job is as it was before the claim,
+        and its next claim counts no abandonment."""
         borrowed = self._holding()
         self._borrowed = None
         borrowed.give_back()
+        clear_marks(self._pool, self._sql, [self._job_id])
 
     def _end(
         self, action: str, statement: str, params: tuple[Any, ...], *, undo_handler: bool
@@ -126,8 +131,14 @@ class PostgresClaim:
                     raise ClaimLost(
                         f"job {self.job.id} is no longer in the queue ({action})"
                     ) from exc
+        except StoreError as exc:
+            if isinstance(exc, StoreUnavailable | ClaimLost):
+                raise
+            self._take_again(borrowed)
+            raise
         finally:
-            borrowed.give_back()
+            if self._borrowed is None:
+                borrowed.give_back()
 
     def _end_extended(
         self,
@@ -166,6 +177,22 @@ class PostgresClaim:
             query = self._sql.archive
         named.update(error_type=error_type, error_message=message, error_traceback=traceback)
         return query, named
+
+    def _take_again(self, borrowed: Borrowed) -> None:
+        """After the server refused an outcome (its transaction rolled back), lock the job's
+        row again in a new transaction, keeping the claim held for another outcome. If another
+        claim took it meanwhile, the claim ends lost."""
+        conn = borrowed.conn
+        try:
+            with translated("claim again"):
+                conn.rollback()
+                if conn.autocommit:
+                    conn.execute(b"BEGIN")
+                if conn.execute(self._sql.lock_again, {"job_id": self._job_id}).fetchone():
+                    self._savepoint = False
+                    self._borrowed = borrowed
+        except StoreError:
+            pass
 
     def _holding(self) -> Borrowed:
         if self._borrowed is None:

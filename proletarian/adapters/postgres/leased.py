@@ -33,8 +33,8 @@ def lease_job(
     queues: Sequence[str],
     worker_id: str,
 ) -> PostgresLeasedClaim | None:
-    """Lease the most urgent due job (or one whose lease expired) in one autocommitted
-    statement, counting its attempt."""
+    """Lease the most urgent due job (or one whose lease expired, counting that abandonment) in
+    one autocommitted statement."""
     now = clock.now()
     token = new_token(worker_id)
     names = list(queues)
@@ -44,10 +44,9 @@ def lease_job(
     else:
         query, params["queues"] = sql.lease_any, names
     with autocommitted(pool, "claim") as conn:
-        found = conn.cursor(row_factory=tuple_row).execute(query, params).fetchone()
-    if found is None:
+        row = conn.cursor(row_factory=tuple_row).execute(query, params).fetchone()
+    if row is None:
         return None
-    row, reclaimed = found[:-1], found[-1]
     payload, decode_error = rows.decoded(serializer, row)
     return PostgresLeasedClaim(
         pool,
@@ -59,7 +58,6 @@ def lease_job(
         started_at=now,
         payload=payload,
         decode_error=decode_error,
-        reclaimed=bool(reclaimed),
     )
 
 
@@ -68,8 +66,8 @@ class PostgresLeasedClaim:
 
     The handler runs with no transaction open; the worker's heartbeat renews the lease; each
     outcome writes only while the token still holds the job, else it raises ClaimLost. A crashed
-    worker's job is claimed again once its lease has expired, as its next attempt, so a job that
-    keeps killing its worker runs out of attempts instead of looping.
+    worker's job is claimed again once its lease has expired, counting an abandonment, so a job
+    that keeps killing its worker is refused at the worker's `max_abandons` instead of looping.
 
     If the handler asks for `connection`, a transaction begins on a pool connection: it locks
     the job's row (checking the token) and sets a savepoint, and the outcome is written and
@@ -92,9 +90,7 @@ class PostgresLeasedClaim:
         started_at: datetime,
         payload: Any,
         decode_error: JobError | None,
-        reclaimed: bool,
     ) -> None:
-        self.reclaimed = reclaimed
         self.decode_error = decode_error
         self._pool = pool
         self._sql = sql
@@ -105,8 +101,9 @@ class PostgresLeasedClaim:
         self._key = row[rows.ID]
         self._held: Borrowed | None = None  # the handler's transaction, once asked for
         self._ended = False  # an outcome was attempted: nothing left to renew
+        self._writes_lost = False  # the handler's transaction ended without committing
         self._lock = threading.Lock()
-        self.job: Job = rows.to_job(row, payload=payload, status=JobStatus.RUNNING, counted=True)
+        self.job: Job = rows.to_job(row, payload=payload, status=JobStatus.RUNNING)
 
     @property
     def lease(self) -> timedelta:
@@ -161,7 +158,7 @@ class PostgresLeasedClaim:
         self._end("fail", self._sql.leased_archive, params, keep_writes=False)
 
     def abandon(self) -> None:
-        """Give the job back as it was: due again, this attempt not counted."""
+        """Give the job back as it was: due again, as if never claimed."""
         self._end("abandon", self._sql.release, self._ids(), keep_writes=False)
 
     def _end(
@@ -173,6 +170,11 @@ class PostgresLeasedClaim:
         ClaimLost."""
         with self._lock:
             held = self._held
+            if keep_writes and self._writes_lost:
+                raise ClaimLost(
+                    f"job {self.job.id} can't succeed: the handler's writes on ctx.connection "
+                    "were lost with its transaction; the job runs again when its lease expires"
+                )
             if keep_writes and held is not None and _aborted(held.conn):
                 # The claim stays held, so the worker can record this as the attempt's error.
                 raise TransactionAborted(
@@ -187,6 +189,7 @@ class PostgresLeasedClaim:
                     raise self._lost()
             return
         conn = held.conn
+        self._writes_lost = True  # until the commit below
         try:
             with translated(action):
                 end = statements.RELEASE if keep_writes else statements.ROLLBACK_AND_RELEASE

@@ -6,16 +6,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from proletarian.adapters.common import decode_meta
+from proletarian.adapters.postgres.statements import JOB_COLUMNS
 from proletarian.core.errors import SerializationError
 from proletarian.core.job import Job, JobError, JobStatus, Priority
 from proletarian.ports.serializer import Serializer
 
-# Positions in a row of statements.JOB_COLUMNS, then get_job's extra columns.
-ID, QUEUE, JOB_TYPE, PAYLOAD, PRIORITY, ATTEMPTS, ENQUEUED_AT, PROCESS_AT, META = range(9)
-ERROR_TYPE, ERROR_MESSAGE, ERROR_TRACEBACK = 9, 10, 11
-STATUS, STARTED_AT, FINISHED_AT, RUNNING, LEASED = 12, 13, 14, 15, 16
-# A claim's row (statements.CLAIM_COLUMNS) ends with whether a leased claim held the job last.
-RECLAIMED = 12
+# Positions in a row of statements.JOB_COLUMNS, by name.
+_POSITION = {name: i for i, name in enumerate(JOB_COLUMNS.split(", "))}
+ID, QUEUE, JOB_TYPE, PAYLOAD = (_POSITION[n] for n in ("job_id", "queue", "job_type", "payload"))
+PRIORITY, ATTEMPTS, ABANDONS = (_POSITION[n] for n in ("priority", "attempts", "abandons"))
+ENQUEUED_AT, PROCESS_AT, META = (_POSITION[n] for n in ("enqueued_at", "process_at", "meta"))
+ERROR_TYPE, ERROR_MESSAGE, ERROR_TRACEBACK = (
+    _POSITION[n] for n in ("error_type", "error_message", "error_traceback")
+)
+# A claim's row (statements.CLAIM_COLUMNS) goes on with whether its last claim was abandoned.
+CLAIM_ABANDONED = len(_POSITION)
+# A get_job row (statements._GET_JOB) goes on with the archive's columns and whether it runs.
+STATUS, STARTED_AT, FINISHED_AT, RUNNING = range(len(_POSITION), len(_POSITION) + 4)
 
 
 def decoded(serializer: Serializer, row: tuple[Any, ...]) -> tuple[Any, JobError | None]:
@@ -32,17 +39,15 @@ def to_job(
     payload: Any,
     status: JobStatus,
     archived: bool = False,
-    counted: bool = False,
 ) -> Job:
-    """`counted`: the row's attempts include the running one (a leased claim counts it when it
-    claims); a Job's `attempts` never do."""
     return Job(
         id=str(row[ID]),
         queue=row[QUEUE],
         job_type=row[JOB_TYPE],
         payload=payload,
         priority=Priority(row[PRIORITY]),
-        attempts=row[ATTEMPTS] - 1 if counted else row[ATTEMPTS],
+        attempts=row[ATTEMPTS],
+        abandons=row[ABANDONS],
         enqueued_at=utc(row[ENQUEUED_AT]),
         process_at=utc(row[PROCESS_AT]),
         status=status,

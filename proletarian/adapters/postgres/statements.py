@@ -16,12 +16,27 @@ from proletarian.core.job import Priority
 
 # The columns of a queued job, in the order rows.py reads them.
 JOB_COLUMNS = (
-    "job_id, queue, job_type, payload, priority, attempts, enqueued_at, process_at, meta, "
-    "error_type, error_message, error_traceback"
+    "job_id, queue, job_type, payload, priority, attempts, abandons, enqueued_at, process_at, "
+    "meta, error_type, error_message, error_traceback"
 )
-# A claim's row: the job, and whether a leased claim held it last (its worker died, its
-# attempt was counted: the job is reclaimed).
-CLAIM_COLUMNS = f"{JOB_COLUMNS}, locked_by IS NOT NULL"
+# Whether the last claim of a job ended without an outcome: a leased claim's lease expired, or
+# a transactional claim's transaction was aborted (its worker died or lost its connection). A
+# transaction that locks a row writes its id into the row's xmax, and an abort leaves it there,
+# so a claim that locks a row whose xmax names an aborted transaction knows, at no cost to
+# healthy jobs, that an earlier claim of it died. A claim given back alive clears its mark
+# (CLEAR_MARKS). xmax is a 32-bit xid and pg_xact_status wants the 64-bit one: it is taken as
+# the one nearest the snapshot's (within 2**31 either way, as xids are compared).
+_SNAPSHOT = "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+_XMAX_XID8 = (
+    f"({_SNAPSHOT} + mod(xmax::text::bigint - ({_SNAPSHOT} & 4294967295) + 6442450944, "
+    "4294967296) - 2147483648)::text::xid8"
+)
+ABANDONED = (
+    "(locked_by IS NOT NULL OR CASE WHEN xmax::text = '0' THEN false "
+    f"ELSE pg_xact_status({_XMAX_XID8}) = 'aborted' END)"
+)
+# A claim's row: the job, and whether its last claim was abandoned.
+CLAIM_COLUMNS = f"{JOB_COLUMNS}, {ABANDONED}"
 
 # Whether a leased claim's lease still holds the job; a job with no lease is free.
 LEASE_LIVE = "coalesce(locked_until > %(now)s, false)"
@@ -140,15 +155,16 @@ WITH outcome AS (
 ), moved AS (
     DELETE FROM {job} AS j USING outcome AS o
     WHERE j.job_id = o.job_id AND o.status <> 'retry'
-    RETURNING j.job_id, j.queue, j.job_type, j.payload, j.priority, j.attempts, j.enqueued_at,
-              j.process_at, j.meta, o.status, o.finished_at, o.error_type, o.error_message,
-              o.error_traceback
+    RETURNING j.job_id, j.queue, j.job_type, j.payload, j.priority, j.attempts, j.abandons,
+              j.enqueued_at, j.process_at, j.meta, o.status, o.finished_at, o.error_type,
+              o.error_message, o.error_traceback
 ), archived AS (
-    INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts,
+    INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts, abandons,
                                 enqueued_at, process_at, meta, status, started_at, finished_at,
                                 error_type, error_message, error_traceback)
-    SELECT job_id, queue, job_type, payload, priority, attempts + 1, enqueued_at, process_at,
-           meta, status, %(started_at)s, finished_at, error_type, error_message, error_traceback
+    SELECT job_id, queue, job_type, payload, priority, attempts + 1, abandons, enqueued_at,
+           process_at, meta, status, %(started_at)s, finished_at, error_type, error_message,
+           error_traceback
     FROM moved
     RETURNING 1
 ), retried AS (
@@ -163,42 +179,60 @@ WITH outcome AS (
 SELECT (SELECT count(*) FROM archived) + (SELECT count(*) FROM retried)
 """
 
-# Success and final failure: archive and delete in one statement, in the claim's transaction.
-# A transactional claim counts its attempt here; a leased one counted it when it claimed, and
-# writes only while its token still holds the job ({held}). A retry clears any lease, so an
-# earlier holder whose lease expired can't end the job.
+# Success and final failure: archive and delete in one statement, in the claim's transaction,
+# counting the attempt. A leased claim writes only while its token still holds the job
+# ({held}). A retry clears any lease, so an earlier holder whose lease expired can't end the job.
 _ARCHIVE = """
 WITH moved AS (
     DELETE FROM {job} WHERE job_id = %(job_id)s{held}
-    RETURNING job_id, queue, job_type, payload, priority, attempts, enqueued_at, process_at, meta
+    RETURNING job_id, queue, job_type, payload, priority, attempts, abandons, enqueued_at,
+              process_at, meta
 )
-INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts, enqueued_at,
-                            process_at, meta, status, started_at, finished_at,
+INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts, abandons,
+                            enqueued_at, process_at, meta, status, started_at, finished_at,
                             error_type, error_message, error_traceback)
-SELECT job_id, queue, job_type, payload, priority, {attempts}, enqueued_at, process_at, meta,
-       %(status)s, %(started_at)s, %(finished_at)s,
+SELECT job_id, queue, job_type, payload, priority, attempts + 1, abandons, enqueued_at,
+       process_at, meta, %(status)s, %(started_at)s, %(finished_at)s,
        %(error_type)s, %(error_message)s, %(error_traceback)s
 FROM moved
 """
 
 _RETRY = """
 UPDATE {job}
-SET {count_attempt}locked_by = NULL, locked_until = NULL, process_at = %(process_at)s,
+SET attempts = attempts + 1, locked_by = NULL, locked_until = NULL, process_at = %(process_at)s,
     error_type = %(error_type)s, error_message = %(error_message)s,
     error_traceback = %(error_traceback)s
 WHERE job_id = %(job_id)s{held}
 """
 
-# A leased claim: the job picked as a claim picks it (a job whose lease expired is due again,
-# and is then reclaimed), leased to a token and counted, in one autocommitted statement.
+# A leased claim: the job picked as a claim picks it (a job whose lease expired is due again),
+# leased to a token, its last claim counted if that was abandoned, in one autocommitted
+# statement.
 _LEASE = """
 WITH picked AS (
     {pick}
 )
 UPDATE {job} AS j
-SET locked_by = %(token)s, locked_until = %(until)s, attempts = j.attempts + 1
+SET locked_by = %(token)s, locked_until = %(until)s,
+    abandons = j.abandons + picked.abandoned::int
 FROM picked WHERE j.job_id = picked.job_id
-RETURNING {returned}, picked.reclaimed
+RETURNING {returned}
+"""
+
+# A transactional claim that took jobs whose last claim was abandoned counts them, and commits
+# that before it claims again: counted in the claim's own transaction, a count would be lost
+# with it when the job kills this worker too.
+_COUNT_ABANDONED = """
+UPDATE {job} SET abandons = abandons + 1, locked_by = NULL, locked_until = NULL
+WHERE job_id = ANY(%(job_ids)s)
+"""
+
+# After a transactional claim was given back alive (rolled back), the mark its transaction left
+# is cleared by a change that changes nothing, so the next claim doesn't count it. A job
+# another claim took in the instant between is skipped: that claim counts it.
+_CLEAR_MARKS = """
+UPDATE {job} SET abandons = abandons
+WHERE job_id IN (SELECT job_id FROM {job} WHERE job_id = ANY(%(job_ids)s) FOR UPDATE SKIP LOCKED)
 """
 
 # A row another transaction has locked is not waited for: a live lease is never locked by
@@ -211,9 +245,12 @@ WHERE job_id = (
 )
 """
 
-# Giving a leased job back uncounted, as a rolled-back transactional claim is.
+# A transactional claim whose outcome the server refused takes its job's row again.
+_LOCK_AGAIN = "SELECT 1 FROM {job} WHERE job_id = %(job_id)s FOR UPDATE SKIP LOCKED"
+
+# Giving a leased job back uncounted, as a transactional claim given back alive is.
 _RELEASE = """
-UPDATE {job} SET locked_by = NULL, locked_until = NULL, attempts = attempts - 1
+UPDATE {job} SET locked_by = NULL, locked_until = NULL
 WHERE job_id = %(job_id)s AND locked_by = %(token)s
 """
 
@@ -224,13 +261,11 @@ _HOLD = """
 SELECT 1 FROM {job} WHERE job_id = %(job_id)s AND locked_by = %(token)s FOR UPDATE NOWAIT
 """
 
-# The last column tells a running job a leased claim holds: its attempt is already counted.
 _GET_JOB = """
-SELECT {columns}, NULL::text, NULL::timestamptz, NULL::timestamptz, {running},
-       locked_by IS NOT NULL AND {running}
+SELECT {columns}, NULL::text, NULL::timestamptz, NULL::timestamptz, {running}
 FROM {job} WHERE job_id = %(job_id)s
 UNION ALL
-SELECT {columns}, status, started_at, finished_at, false, false
+SELECT {columns}, status, started_at, finished_at, false
 FROM {archived_job} WHERE job_id = %(job_id)s
 """
 
@@ -298,13 +333,14 @@ _INSTALL_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
 _SERVER_ARCHIVE = """
 WITH moved AS (
     DELETE FROM {job} WHERE job_id = $1
-    RETURNING job_id, queue, job_type, payload, priority, attempts, enqueued_at, process_at, meta
+    RETURNING job_id, queue, job_type, payload, priority, attempts, abandons, enqueued_at,
+              process_at, meta
 ), archived AS (
-    INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts,
+    INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts, abandons,
                                 enqueued_at, process_at, meta, status, started_at, finished_at,
                                 error_type, error_message, error_traceback)
-    SELECT job_id, queue, job_type, payload, priority, attempts + 1, enqueued_at, process_at,
-           meta, $2, $3, $4, $5, $6, $7
+    SELECT job_id, queue, job_type, payload, priority, attempts + 1, abandons, enqueued_at,
+           process_at, meta, $2, $3, $4, $5, $6, $7
     FROM moved
     RETURNING 1
 )
@@ -316,12 +352,13 @@ SELECT 1 / count(*) FROM archived
 _SERVER_SUCCEED = """
 WITH moved AS (
     DELETE FROM {job} WHERE job_id = $1
-    RETURNING job_id, queue, job_type, payload, priority, attempts, enqueued_at, process_at, meta
+    RETURNING job_id, queue, job_type, payload, priority, attempts, abandons, enqueued_at,
+              process_at, meta
 ), archived AS (
-    INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts,
+    INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts, abandons,
                                 enqueued_at, process_at, meta, status, started_at, finished_at)
-    SELECT job_id, queue, job_type, payload, priority, attempts + 1, enqueued_at, process_at,
-           meta, 'succeeded', $2, $3
+    SELECT job_id, queue, job_type, payload, priority, attempts + 1, abandons, enqueued_at,
+           process_at, meta, 'succeeded', $2, $3
     FROM moved
     RETURNING 1
 )
@@ -401,6 +438,9 @@ class Statements:
     lease_any: bytes
     leased_archive: bytes
     leased_retry: bytes
+    count_abandoned: bytes
+    clear_marks: bytes
+    lock_again: bytes
     renew: bytes
     release: bytes
     hold: bytes
@@ -428,8 +468,6 @@ class Statements:
             "due": sql.SQL(DUE),
             "lease_live": sql.SQL(LEASE_LIVE),
             "held": sql.SQL(""),
-            "attempts": sql.SQL("attempts + 1"),
-            "count_attempt": sql.SQL("attempts = attempts + 1, "),
         }
         enqueue_many_values = "" if bigint_ids else "u.job_id, "
 
@@ -440,7 +478,7 @@ class Statements:
             return sql.SQL(template.strip()).format(**{**parts, **extra})
 
         def lease(pick: str) -> bytes:
-            picked = sql.SQL("job_id, locked_by IS NOT NULL AS reclaimed")
+            picked = sql.SQL(f"job_id, {ABANDONED} AS abandoned")
             return render(
                 _LEASE,
                 pick=composed(pick, columns=picked, limit=sql.SQL("1")),
@@ -471,8 +509,11 @@ class Statements:
             retry=render(_RETRY),
             lease_one=lease(_CLAIM_ONE),
             lease_any=lease(_CLAIM_ANY),
-            leased_archive=render(_ARCHIVE, held=held, attempts=sql.SQL("attempts")),
-            leased_retry=render(_RETRY, held=held, count_attempt=sql.SQL("")),
+            leased_archive=render(_ARCHIVE, held=held),
+            leased_retry=render(_RETRY, held=held),
+            count_abandoned=render(_COUNT_ABANDONED),
+            clear_marks=render(_CLEAR_MARKS),
+            lock_again=render(_LOCK_AGAIN),
             renew=render(_RENEW),
             release=render(_RELEASE),
             hold=render(_HOLD),

@@ -25,6 +25,7 @@ from proletarian.adapters.postgres.enqueueing import PreparedEnqueue, prepare
 from proletarian.adapters.postgres.errors import translated
 from proletarian.adapters.postgres.leased import PostgresLeasedClaim, lease_job
 from proletarian.adapters.postgres.listener import PostgresListener
+from proletarian.adapters.postgres.marks import count_abandoned
 from proletarian.adapters.postgres.prepared import ServerStatements
 from proletarian.adapters.postgres.schema import DEFAULT_SCHEMA, Names, ddl_statements
 from proletarian.adapters.postgres.statements import Statements, server_definitions
@@ -202,7 +203,8 @@ class PostgresStore:
     ) -> PostgresClaim | PostgresLeasedClaim | None:
         """Lock the most urgent due job in a new transaction and hand it out with that
         transaction open (see PostgresClaim). BEGIN and the claim go in one round trip, as a
-        statement prepared on the server (see prepared.py). With `lease`, lease it instead
+        statement prepared on the server (see prepared.py). A job whose last claim was
+        abandoned is counted (committed) and claimed again. With `lease`, lease it instead
         (see PostgresLeasedClaim)."""
         if self.lease is not None:
             return self._lease(self.lease, queues, worker_id)
@@ -218,6 +220,10 @@ class PostgresStore:
             borrowed = Borrowed(self.pool, autocommit=self._server is not None)
             try:
                 row = self._claim_row(borrowed.conn, key, params)
+                # Each round commits a count and clears that job's mark, so this ends.
+                while row is not None and row[rows.CLAIM_ABANDONED]:
+                    count_abandoned(borrowed.conn, self._sql, [row[rows.ID]])
+                    row = self._claim_row(borrowed.conn, key, params)
             except BaseException:
                 borrowed.give_back()
                 raise
@@ -230,6 +236,7 @@ class PostgresStore:
             row,
             sql=self._sql,
             server=self._server,
+            pool=self.pool,
             payload=payload,
             decode_error=decode_error,
             clock=self.clock,
@@ -253,7 +260,7 @@ class PostgresStore:
 
     def claim_batch(
         self, queues: Sequence[str], *, worker_id: str, limit: int
-    ) -> Sequence[PostgresBatchClaim | PostgresLeasedClaim]:
+    ) -> Sequence[PostgresBatchClaim | PostgresClaim | PostgresLeasedClaim]:
         """Lock up to `limit` due jobs in one new transaction and hand them out with it open
         (batch mode, see proletarian.adapters.postgres.batch): one savepoint per handler that
         asks for the connection, every outcome written and committed together when the last
@@ -263,7 +270,7 @@ class PostgresStore:
             raise ConfigurationError(f"limit must be an int >= 1, got {limit!r}")
         if self.lease is not None:
             return self._lease_batch(queues, worker_id, limit)
-        return claim_batch(
+        claims = claim_batch(
             self.pool,
             self._sql,
             serializer=self.serializer,
@@ -271,6 +278,11 @@ class PostgresStore:
             queues=queues,
             limit=limit,
         )
+        if claims is None:
+            # Some of those jobs had claims abandoned: one at a time until they are done.
+            claim = self.claim(queues, worker_id=worker_id)
+            return [] if claim is None else [claim]
+        return claims
 
     def _lease(
         self, lease: timedelta, queues: Sequence[str], worker_id: str
@@ -326,7 +338,6 @@ class PostgresStore:
             payload=payload,
             status=status,
             archived=found[rows.STATUS] is not None,
-            counted=found[rows.LEASED],
         )
 
     def stats(self) -> dict[str, QueueStats]:

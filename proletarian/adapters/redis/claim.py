@@ -34,7 +34,6 @@ class RedisClaim:
         self._store = store
         self._token = token
         self._started_at = now
-        self.reclaimed = "reclaimed" in job
         payload, self.decode_error = load_payload(store.serializer, job["payload"])
         self.job = attrs.evolve(to_job(job, payload, now), status=JobStatus.RUNNING)
 

@@ -64,8 +64,7 @@ def load_payload(serializer: Serializer, value: str) -> tuple[Any, JobError | No
 
 
 def to_job(job: Mapping[str, str], payload: Any, now: datetime) -> Job:
-    """A job from its hash. While a lease is recorded the current attempt is not yet finished,
-    so `attempts` excludes it; the status follows the lease's expiry, as in MemoryStore."""
+    """A job from its hash; the status follows the lease's expiry, as in MemoryStore."""
     leased = "locked_by" in job
     if "status" in job:
         status = JobStatus(job["status"])
@@ -78,7 +77,8 @@ def to_job(job: Mapping[str, str], payload: Any, now: datetime) -> Job:
         job_type=job["job_type"],
         payload=payload,
         priority=Priority(int(job["priority"])),
-        attempts=int(job["attempts"]) - (1 if leased else 0),
+        attempts=int(job["attempts"]),
+        abandons=int(job.get("abandons", 0)),
         enqueued_at=from_micros(job["enqueued_at"]),
         process_at=from_micros(job["process_at"]),
         status=status,

@@ -28,9 +28,12 @@ DEFAULT_ARCHIVED_JOB_TABLE = "archived_job"
 
 # Every column a queued job and an archived job share, in the order rows are read back.
 COLUMNS = (
-    "job_id, queue, job_type, payload, priority, attempts, enqueued_at, process_at, meta, "
-    "error_type, error_message, error_traceback"
+    "job_id, queue, job_type, payload, priority, attempts, abandons, enqueued_at, process_at, "
+    "meta, error_type, error_message, error_traceback"
 )
+ABANDONS = COLUMNS.split(", ").index("abandons")
+# Added after the first release: install_schema adds it to tables made before.
+UPGRADE_COLUMN = ("abandons", "INTEGER NOT NULL DEFAULT 0")
 
 # The priorities, as the rows of a VALUES list: the pick enters the claim index once per queue
 # and priority, so that no walk passes over the jobs of another priority.
@@ -101,10 +104,12 @@ class Statements:
         return cls(job, archived, ddl_statements(job[1:-1], archived[1:-1]))
 
     @property
-    def tables_present(self) -> str:
+    def tables_current(self) -> str:
+        """Parameters: the two table names. 2 when both tables exist with every column."""
+        name = UPGRADE_COLUMN[0]
         return (
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-            "AND (name = ? COLLATE NOCASE OR name = ? COLLATE NOCASE)"
+            f"SELECT (SELECT count(*) FROM pragma_table_info(?) WHERE name = '{name}') "
+            f"+ (SELECT count(*) FROM pragma_table_info(?) WHERE name = '{name}')"
         )
 
     @property
@@ -117,7 +122,8 @@ class Statements:
 
     def pick(self, queue_count: int) -> str:
         """Parameters: the queues, now, now. The most urgent due job that no lease holds (a job
-        whose lease expired is due again), and whether it had a lease: then it is reclaimed.
+        whose lease expired is due again), and whether it had a lease: then its last attempt
+        ended without an outcome.
 
         Each queue's index is entered once per priority for its first free due job, and the
         best of those few is taken. One walk in (priority, process_at) order would pass over
@@ -140,11 +146,22 @@ class Statements:
 
     @property
     def take(self) -> str:
-        """Parameters: token, locked_until, job id. Leases the picked job, counting the attempt."""
+        """Parameters: token, locked_until, abandoned (0 or 1), job id. Leases the picked job,
+        counting an abandonment when an expired lease held it."""
         return (
             f"UPDATE {self.job_table} "
-            "SET locked_by = ?, locked_until = ?, attempts = attempts + 1 WHERE job_id = ?"
+            "SET locked_by = ?, locked_until = ?, abandons = abandons + ? WHERE job_id = ?"
         )
+
+    def add_column(self, table: str) -> str:
+        """The ALTER TABLE that adds UPGRADE_COLUMN to `table` (one of the store's)."""
+        name, definition = UPGRADE_COLUMN
+        return f"ALTER TABLE {table} ADD COLUMN {name} {definition}"
+
+    @property
+    def has_column(self) -> str:
+        """Parameter: a table name. 1 if it has UPGRADE_COLUMN."""
+        return f"SELECT count(*) FROM pragma_table_info(?) WHERE name = '{UPGRADE_COLUMN[0]}'"
 
     @property
     def holds(self) -> str:
@@ -160,8 +177,8 @@ class Statements:
         token. Copies the row only while the token still holds it."""
         return (
             f"INSERT INTO {self.archived_job_table} ({COLUMNS}, status, started_at, finished_at) "
-            "SELECT job_id, queue, job_type, payload, priority, attempts, enqueued_at, "
-            "process_at, meta, ?, ?, ?, ?, ?, ? "
+            "SELECT job_id, queue, job_type, payload, priority, attempts + 1, abandons, "
+            "enqueued_at, process_at, meta, ?, ?, ?, ?, ?, ? "
             f"FROM {self.job_table} WHERE job_id = ? AND locked_by = ?"
         )
 
@@ -173,15 +190,14 @@ class Statements:
     def retry(self) -> str:
         return (
             f"UPDATE {self.job_table} SET locked_by = NULL, locked_until = NULL, process_at = ?, "
-            "error_type = ?, error_message = ?, error_traceback = ? "
+            "attempts = attempts + 1, error_type = ?, error_message = ?, error_traceback = ? "
             "WHERE job_id = ? AND locked_by = ?"
         )
 
     @property
     def abandon(self) -> str:
         return (
-            f"UPDATE {self.job_table} "
-            "SET locked_by = NULL, locked_until = NULL, attempts = attempts - 1 "
+            f"UPDATE {self.job_table} SET locked_by = NULL, locked_until = NULL "
             "WHERE job_id = ? AND locked_by = ?"
         )
 
@@ -251,8 +267,7 @@ def decode_payload(serializer: Serializer, text: str) -> tuple[Any, JobError | N
 
 def job_from_row(row: Sequence[Any], *, payload: Any, now: datetime) -> Job:
     """A row of `Statements.get` (or a claimed row, padded) as a Job with the decoded `payload`.
-    A queued job is RUNNING while its lease holds; its running attempt is not yet counted in
-    `attempts`."""
+    A queued job is RUNNING while its lease holds."""
     (
         job_id,
         queue,
@@ -260,6 +275,7 @@ def job_from_row(row: Sequence[Any], *, payload: Any, now: datetime) -> Job:
         _payload_text,
         priority,
         attempts,
+        abandons,
         enqueued_at,
         process_at,
         meta,
@@ -287,7 +303,8 @@ def job_from_row(row: Sequence[Any], *, payload: Any, now: datetime) -> Job:
         job_type=job_type,
         payload=payload,
         priority=Priority(priority),
-        attempts=attempts - 1 if job_status is JobStatus.RUNNING else attempts,
+        attempts=attempts,
+        abandons=abandons,
         enqueued_at=from_text(enqueued_at),
         process_at=due,
         status=job_status,

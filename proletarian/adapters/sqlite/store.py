@@ -24,6 +24,7 @@ from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.adapters.sqlite._connections import Connections, Handle, translate
 from proletarian.adapters.sqlite._sql import (
+    ABANDONS,
     DEFAULT_ARCHIVED_JOB_TABLE,
     DEFAULT_JOB_TABLE,
     Statements,
@@ -134,23 +135,30 @@ class SQLiteStore:
         """Create the tables and indexes if missing (the DDL of database/sqlite/tables.sql).
         Idempotent; takes the write lock briefly."""
         with self._write() as conn:
-            for statement in self._sql.ddl:
-                conn.execute(statement)
+            self._install(conn)
         self._installed = True
+
+    def _install(self, conn: sqlite3.Connection) -> None:
+        """The DDL, then the columns later releases added, for tables made before them."""
+        for statement in self._sql.ddl:
+            conn.execute(statement)
+        for table in (self._sql.job_table, self._sql.archived_job_table):
+            if not conn.execute(self._sql.has_column, (table[1:-1],)).fetchone()[0]:
+                conn.execute(self._sql.add_column(table))
 
     def _ready(self) -> None:
         """Install the schema on first use. Checked with a read first, because CREATE TABLE IF
         NOT EXISTS takes the write lock even when the table exists."""
         if self._installed:
             return
-        if self._tables_present(self._connections.current()):
+        if self._tables_current(self._connections.current()):
             self._installed = True
         else:
             self.install_schema()
 
-    def _tables_present(self, conn: sqlite3.Connection) -> bool:
+    def _tables_current(self, conn: sqlite3.Connection) -> bool:
         with translate(self.path):
-            row = conn.execute(self._sql.tables_present, self._table_names).fetchone()
+            row = conn.execute(self._sql.tables_current, self._table_names).fetchone()
         return bool(row[0] == 2)
 
     # -- transactions --------------------------------------------------------------------------
@@ -248,9 +256,8 @@ class SQLiteStore:
             try:
                 # The tables are created in the caller's transaction when missing: installing
                 # them on our own connection would wait for the write lock the caller may hold.
-                if not self._installed and not self._tables_present(conn):
-                    for statement in self._sql.ddl:
-                        conn.execute(statement)
+                if not self._installed and not self._tables_current(conn):
+                    self._install(conn)
                 conn.executemany(self._sql.insert, rows)
             except BaseException:
                 # Some errors (a full disk) end the whole transaction, savepoint included.
@@ -274,10 +281,11 @@ class SQLiteStore:
 
     def claim(self, queues: Sequence[str], *, worker_id: str) -> SQLiteClaim | None:
         """One short write transaction picks the most urgent due job (or one whose lease
-        expired), marks it with a fresh token and `locked_until = now + lease`, and counts the
-        attempt. The write lock is taken before the pick, so no other claim can pick the same
-        job. (No UPDATE ... RETURNING: it can't tell whether the job had a lease before, and
-        it would need SQLite 3.35, newer than some distributions' Python links.)"""
+        expired, counting that abandoned attempt), marks it with a fresh token and
+        `locked_until = now + lease`. The write lock is taken before the pick, so no other
+        claim can pick the same job. (No UPDATE ... RETURNING: it can't tell whether the job
+        had a lease before, and it would need SQLite 3.35, newer than some distributions'
+        Python links.)"""
         self._ready()
         now = self.clock.now()
         token = new_token(worker_id)
@@ -287,10 +295,10 @@ class SQLiteStore:
             ).fetchall()
             if not picked:
                 return None
-            *row, reclaimed = picked[0]
-            conn.execute(self._sql.take, (token, to_text(now + self.lease), row[0]))
-        row[5] += 1  # the attempt `take` just counted
-        return SQLiteClaim(self, row, token, now, reclaimed=bool(reclaimed))
+            *row, abandoned = picked[0]
+            conn.execute(self._sql.take, (token, to_text(now + self.lease), abandoned, row[0]))
+        row[ABANDONS] += abandoned  # as `take` just counted it
+        return SQLiteClaim(self, row, token, now)
 
     # -- inspection and operations -------------------------------------------------------------
 
@@ -373,15 +381,13 @@ class SQLiteClaim:
         row: Sequence[Any],
         token: str,
         started_at: datetime,
-        *,
-        reclaimed: bool,
     ) -> None:
-        self.reclaimed = reclaimed
         self._store = store
         self._token = token
         self._started_at = started_at
         self._held: Handle | None = None  # the handler's transaction, once asked for
         self._holder = 0
+        self._writes_lost = False  # the handler's transaction ended without committing
         payload, self.decode_error = decode_payload(store.serializer, row[3])
         leased = (*row, to_text(started_at + store.lease), None, None, None)
         self.job: Job = job_from_row(leased, payload=payload, now=started_at)
@@ -467,10 +473,17 @@ class SQLiteClaim:
     @contextmanager
     def _outcome(self, *, keep_handler_writes: bool) -> Iterator[sqlite3.Connection]:
         """The transaction an outcome is written in: the handler's, if it asked for one and it
-        is still open; otherwise a new one, conditional on the token like any leased claim."""
+        is still open; otherwise a new one, conditional on the token like any leased claim.
+        Success is refused once the handler's transaction was lost: its writes went with it."""
+        if keep_handler_writes and self._writes_lost:
+            raise ClaimLost(
+                f"job {self.job.id} can't succeed: the handler's writes on ctx.connection were "
+                "lost with their transaction; the job runs again when its lease expires"
+            )
         held, self._held = self._held, None
         if held is not None:
             self._store._connections.release(self._holder)
+            self._writes_lost = True  # until the handler's transaction commits below
         conn = None if held is None else held.conn
         if conn is None or not conn.in_transaction:
             if held is not None:

@@ -7,6 +7,5 @@ local job = job_key(id)
 local held = holder(job, token)
 if held ~= 1 then return held end
 release(job, id, queue, token)
-redis.call('HINCRBY', job, 'attempts', -1)
 wake(place(job, id, tonumber(ARGV[5])))
 return 1

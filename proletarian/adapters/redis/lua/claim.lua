@@ -11,14 +11,15 @@ for i = 5, #ARGV do
   local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', ARGV[2])
   for _, id in ipairs(due) do place(job_key(id), id, now) end
   if #due > 0 then redis.call('ZREMRANGEBYSCORE', scheduled, '-inf', ARGV[2]) end
-  -- A lease that expired belongs to a worker that died or stalled: its job is claimable.
+  -- A lease that expired belongs to a worker that died or stalled: its job is claimable, and
+  -- that attempt, which ended without an outcome, is counted as abandoned.
   local leased = leased_key(queue)
   local expired = redis.call('ZRANGEBYSCORE', leased, '-inf', ARGV[2])
   for _, id in ipairs(expired) do
     local job = job_key(id)
     if redis.call('EXISTS', job) == 1 then
       redis.call('HDEL', job, 'locked_by', 'locked_until')
-      redis.call('HSET', job, 'reclaimed', 1)
+      redis.call('HINCRBY', job, 'abandons', 1)
       place(job, id, now)
     end
   end
@@ -37,9 +38,6 @@ if not best_queue then return nil end
 redis.call('ZREM', ready_key(best_queue), best_member)
 local id = id_of(best_member)
 local job = job_key(id)
-redis.call('HINCRBY', job, 'attempts', 1)
 redis.call('HSET', job, 'locked_by', token, 'locked_until', locked_until)
 redis.call('ZADD', leased_key(best_queue), locked_until, id)
-local fields = redis.call('HGETALL', job)
-redis.call('HDEL', job, 'reclaimed')
-return fields
+return redis.call('HGETALL', job)

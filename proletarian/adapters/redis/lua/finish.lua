@@ -8,6 +8,7 @@ local job = job_key(id)
 local held = holder(job, token)
 if held ~= 1 then return held end
 release(job, id, queue, token)
+redis.call('HINCRBY', job, 'attempts', 1)
 redis.call('HSET', job, 'status', status, 'started_at', ARGV[6], 'finished_at', ARGV[7])
 if ARGV[8] == '' then
   redis.call('HDEL', job, 'error')

@@ -7,7 +7,7 @@ local f = redis.call('HMGET', job, 'queue', 'status')
 if f[2] ~= 'failed' then return 0 end
 redis.call('ZREM', ARCHIVE, id)
 redis.call('HINCRBY', count_key('failed'), f[1], -1)
-redis.call('HDEL', job, 'status', 'started_at', 'finished_at', 'error', 'outcome_by', 'reclaimed')
+redis.call('HDEL', job, 'status', 'started_at', 'finished_at', 'error', 'outcome_by', 'abandons')
 redis.call('HSET', job, 'attempts', 0, 'process_at', ARGV[3], 'rank', rank(redis.call('INCR', SEQ), id))
 wake(place(job, id, tonumber(ARGV[3])))
 return 1
