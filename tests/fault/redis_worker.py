@@ -3,9 +3,9 @@
 
 Handlers record what they do in Redis lists under the store's prefix, so the test reads them
 with blocking pops instead of parsing output: `PREFIX:test:started` gets the id of a job on
-its first attempt when the payload's "action" is "hang_first" (the handler then never
-returns); `PREFIX:test:done` gets the id of every job whose handler returned. Jobs get two
-attempts (retries=1). SIGTERM stops the worker gracefully.
+its first claim (no abandonment counted yet) when the payload's "action" is "hang_first" (the
+handler then never returns); `PREFIX:test:done` gets the id of every job whose handler
+returned. Jobs get two attempts (retries=1). SIGTERM stops the worker gracefully.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def main() -> None:
     store = RedisStore.connect(REDIS_URL, prefix=args.prefix, lease=timedelta(seconds=args.lease))
 
     def handle(job: Job, ctx: JobContext) -> None:
-        if job.payload.get("action") == "hang_first" and job.attempt == 1:
+        if job.payload.get("action") == "hang_first" and job.abandons == 0:
             store.client.rpush(started_list(args.prefix), job.id)
             threading.Event().wait()
         store.client.rpush(done_list(args.prefix), job.id)

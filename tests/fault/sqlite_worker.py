@@ -7,8 +7,9 @@ the store call it reports. Handlers act on the payload's "action":
 
   ok          succeed
   hold        print "holding <id> <attempt>", wait for a line on stdin, then succeed
-  hang_first  on attempt 1 print "started <id> 1" and never return; later attempts succeed
-  kill        print "started <id> <attempt>" and SIGKILL this very process
+  hang_first  on its first claim (no abandonment counted) print "started <id> <abandons>" and
+              never return; later claims succeed
+  kill        print "started <id> <abandons>" and SIGKILL this very process
 
 Jobs get two attempts (retries=1). SIGTERM stops the worker gracefully.
 """
@@ -46,11 +47,11 @@ def handle(job: Job, ctx: JobContext) -> None:
     if action == "hold":
         say(f"holding {job.id} {job.attempt}")
         sys.stdin.readline()
-    elif action == "hang_first" and job.attempt == 1:
-        say(f"started {job.id} {job.attempt}")
+    elif action == "hang_first" and job.abandons == 0:
+        say(f"started {job.id} {job.abandons}")
         threading.Event().wait()
     elif action == "kill":
-        say(f"started {job.id} {job.attempt}")
+        say(f"started {job.id} {job.abandons}")
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -38,7 +38,8 @@ pytestmark = pytest.mark.fault
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[MySQLStore]:
-    with open_store(SystemClock(), tmp_path) as store:
+    # No delay after an abandoned careful claim: the killed claims' jobs are due at once.
+    with open_store(SystemClock(), tmp_path, crash_delay=timedelta(0)) as store:
         reset_app_tables()
         yield store
 
@@ -99,7 +100,8 @@ def test_outcome_on_a_killed_connection_is_unavailable_and_the_job_comes_back(
     store: MySQLStore,
 ) -> None:
     """When the server kills a claim's connection, the outcome raises StoreUnavailable, the
-    connection leaves the pool, and the job is due again with its attempt uncounted."""
+    connection leaves the pool, and the job is due again, its attempt uncounted and (the
+    worker's first claim being careful) its abandonment counted."""
     job_id = proletarian.enqueue(store, "t", None)
     claim = store.claim(["default"], worker_id="w")
     assert claim is not None
@@ -109,18 +111,19 @@ def test_outcome_on_a_killed_connection_is_unavailable_and_the_job_comes_back(
     assert store._pool.in_use == 0
     job = store.get_job(job_id)
     assert job is not None
-    assert (job.status, job.attempts) == (JobStatus.READY, 0)
+    assert (job.status, job.attempts, job.abandons) == (JobStatus.READY, 0, 1)
     again = store.claim(["default"], worker_id="w")
     assert again is not None
     again.succeed()
     job = store.get_job(job_id)
     assert job is not None
-    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1)
+    assert (job.status, job.attempts, job.abandons) == (JobStatus.SUCCEEDED, 1, 1)
 
 
 def test_abandon_on_a_killed_connection_gives_the_job_back_quietly(store: MySQLStore) -> None:
     """Abandoning a claim whose connection the server killed raises nothing (the server rolled
-    the claim back already) and leaves no connection out of the pool."""
+    the claim back already) and leaves no connection out of the pool; the careful first claim's
+    count stays, as for any abandoned claim."""
     job_id = proletarian.enqueue(store, "t", None)
     claim = store.claim(["default"], worker_id="w")
     assert claim is not None
@@ -129,7 +132,37 @@ def test_abandon_on_a_killed_connection_gives_the_job_back_quietly(store: MySQLS
     assert store._pool.in_use == 0
     job = store.get_job(job_id)
     assert job is not None
-    assert (job.status, job.attempts) == (JobStatus.READY, 0)
+    assert (job.status, job.attempts, job.abandons) == (JobStatus.READY, 0, 1)
+
+
+def test_job_that_kills_every_worker_ends_failed_while_the_queue_flows(
+    store: MySQLStore,
+) -> None:
+    """A job that SIGKILLs each worker running it is counted by the careful first claim of each
+    restarted worker (InnoDB keeps no trace of the dead transaction), and the worker that
+    claims it after max_abandons (3) kills archives it FAILED as JobAbandoned without running
+    it; the other jobs of the queue all succeed, each once."""
+    poison = proletarian.enqueue(store, "t", {"action": "kill"})
+    others = proletarian.enqueue_many(
+        store, [NewJob(job_type="t", payload={"action": "ok"}) for _ in range(20)]
+    )
+    for _ in range(3):
+        with WorkerProcess("--crash-delay", "0") as worker:
+            worker.expect("ready")
+            assert worker.expect("started") == f"started {poison}"
+            assert worker.proc.wait(timeout=30) == -signal.SIGKILL
+    with WorkerProcess("--crash-delay", "0") as last:
+        last.expect("ready")
+        assert last.expect("job_abandoned") == f"job_abandoned {poison}"
+        wait_for(lambda: len(archived()) == 21, timeout=60, what="21 archived jobs")
+        assert last.stop() == 0
+    assert archived() == {poison: ("failed", 1), **dict.fromkeys(others, ("succeeded", 1))}
+    assert effects() == dict.fromkeys(others, 1)
+    job = store.get_job(poison)
+    assert job is not None
+    assert job.abandons == 3
+    assert job.error is not None
+    assert job.error.type == "JobAbandoned"
 
 
 def test_worker_survives_kill_of_its_connections(store: MySQLStore) -> None:

@@ -55,18 +55,19 @@ def assert_each_done_once(ids: list[str]) -> None:
     assert count(f"SELECT count(*) FROM {SCHEMA}.job") == [(0,)]
 
 
-@pytest.mark.parametrize(
-    ("claims", "attempts"),
-    [((), 1), (("--lease", "1", "--retries", "1"), 2)],
-    ids=["transactional", "leased"],
+CLAIMS = pytest.mark.parametrize(
+    "claims", [(), ("--lease", "1")], ids=["transactional", "leased"]
 )
+
+
+@CLAIMS
 def test_job_of_a_killed_worker_process_is_done_by_the_next_once(
-    store: PostgresStore, claims: tuple[str, ...], attempts: int
+    store: PostgresStore, claims: tuple[str, ...]
 ) -> None:
     """A job whose worker process is SIGKILLed mid-run comes back: at once with transactional
-    claims (the server aborts the dead worker's transaction, the attempt uncounted), after the
-    lease with leased claims (the attempt counted). The next worker runs it, and it is
-    archived once."""
+    claims (the server aborts the dead worker's transaction), after the lease with leased
+    claims. The next worker counts the abandoned attempt, runs the job, and it is archived
+    once."""
     job_id = proletarian.enqueue(store, "t", {"hang": True})
     with worker_processes() as workers:
         victim = workers.start("--hang", *claims)
@@ -88,31 +89,45 @@ def test_job_of_a_killed_worker_process_is_done_by_the_next_once(
     assert finished == dict.fromkeys([job_id, *others], 1)
     job = store.get_job(job_id)
     assert job is not None
-    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, attempts)
+    assert (job.status, job.attempts, job.abandons) == (JobStatus.SUCCEEDED, 1, 1)
     assert_each_done_once([job_id, *others])
 
 
-def test_leased_job_that_kills_every_worker_ends_failed_as_abandoned(store: PostgresStore) -> None:
-    """With leased claims a job that SIGKILLs each worker running it runs out of attempts: the
-    worker that claims it after its two allowed attempts fails it as "Abandoned"."""
+@CLAIMS
+def test_job_that_kills_every_worker_ends_failed_while_the_queue_flows(
+    store: PostgresStore, claims: tuple[str, ...]
+) -> None:
+    """A job that SIGKILLs each worker running it (first in its queue: every restarted worker
+    takes it as soon as it is due) is counted each time it kills one, and the worker that
+    claims it after max_abandons (3) kills archives it FAILED as JobAbandoned without running
+    it; the other jobs of the queue all succeed, each once."""
     job_id = proletarian.enqueue(store, "t", {"kill": True})
-    leased = ("--lease", "1", "--retries", "1")
+    others = proletarian.enqueue_many(
+        store, [NewJob(job_type="t", payload={"i": i}) for i in range(20)]
+    )
     with worker_processes() as workers:
-        for _ in range(2):
-            worker = workers.start(*leased)
-            assert workers.expect("started") == (worker, ["started", job_id])
-            assert workers.wait(worker) == -signal.SIGKILL
-        last = workers.start(*leased)
-        assert workers.expect("job_abandoned") == (last, ["job_abandoned", job_id, "3"])
-        assert workers.expect("job_failed") == (last, ["job_failed", job_id, "3"])
+        for _ in range(3):
+            # A leased job comes back when its lease ends; the worker runs others meanwhile.
+            assert workers.wait(workers.start(*claims)) == -signal.SIGKILL
+        last = workers.start(*claims)
+        assert workers.expect("job_abandoned") == (last, ["job_abandoned", job_id, "1"])
+        assert workers.expect("job_failed") == (last, ["job_failed", job_id, "1"])
+        succeeded = [workers.expect("job_succeeded")[1][1] for _ in others]
         assert workers.stop(last) == 0
+    assert sorted(succeeded) == sorted(others)
     job = store.get_job(job_id)
     assert job is not None
-    assert job.status is JobStatus.FAILED
+    assert (job.status, job.abandons) == (JobStatus.FAILED, 3)
     assert job.error is not None
-    assert job.error.type == "Abandoned"
-    assert job.attempts == 3
-    assert count(f"SELECT count(*) FROM {SCHEMA}.run") == [(0,)]
+    assert job.error.type == "JobAbandoned"
+    assert "abandoned 3 times" in job.error.message
+    runs = count(f"SELECT job_id, count(*) FROM {SCHEMA}.run GROUP BY 1")
+    assert sorted(runs) == sorted((other, 1) for other in others)
+    archived = count(
+        f"SELECT status, count(*) FROM {SCHEMA}.archived_job WHERE job_id <> '{job_id}' "
+        "GROUP BY 1"
+    )
+    assert archived == [("succeeded", len(others))]
     assert count(f"SELECT count(*) FROM {SCHEMA}.job") == [(0,)]
 
 

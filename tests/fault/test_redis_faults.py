@@ -94,7 +94,8 @@ def test_job_of_a_sigkilled_worker_is_finished_by_another_after_the_lease(
     tmp_path: Path,
 ) -> None:
     """A job whose worker process is SIGKILLed mid-run is run by another worker once the lease
-    lapses, and is archived exactly once as succeeded with both attempts counted."""
+    lapses, and is archived exactly once as succeeded, the dead worker's attempt counted as
+    abandoned."""
     with open_store(SystemClock(), tmp_path, lease=timedelta(seconds=1)) as store:
         job_id = proletarian.enqueue(store, "t", {"action": "hang_first"})
         with worker_processes(store.prefix, tmp_path, lease=1.0) as start:
@@ -114,7 +115,7 @@ def test_job_of_a_sigkilled_worker_is_finished_by_another_after_the_lease(
             until(lambda: succeeded(store) == 1, "the job to be archived")
         job = store.get_job(job_id)
         assert job is not None
-        assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 2)
+        assert (job.status, job.attempts, job.abandons) == (JobStatus.SUCCEEDED, 1, 1)
         stats = store.stats()["default"]
         assert (stats.ready, stats.running, stats.succeeded, stats.failed) == (0, 0, 1, 0)
         assert store.client.zcard(f"{store.prefix}:archive") == 1

@@ -32,7 +32,7 @@ def archived_rows(db: Path, job_id: str) -> tuple[int, int]:
 
 def test_job_of_a_killed_worker_is_finished_by_another_once(tmp_path: Path) -> None:
     """A job whose worker is SIGKILLed mid-run is run again by another process once the lease
-    lapses, and is archived exactly once with both attempts counted."""
+    lapses, and is archived exactly once, the dead worker's attempt counted as abandoned."""
     db = tmp_path / "jobs.db"
     store = SQLiteStore(db)
     try:
@@ -53,36 +53,37 @@ def test_job_of_a_killed_worker_is_finished_by_another_once(tmp_path: Path) -> N
         assert finished == dict.fromkeys([job_id, *others], 1)
         job = store.get_job(job_id)
         assert job is not None
-        assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 2)
+        assert (job.status, job.attempts, job.abandons) == (JobStatus.SUCCEEDED, 1, 1)
         assert archived_rows(db, job_id) == (0, 1)
     finally:
         store.close()
 
 
 def test_job_that_kills_every_worker_ends_failed_as_abandoned(tmp_path: Path) -> None:
-    """A job that SIGKILLs each worker running it is failed as "Abandoned" by the worker that
-    claims it after its two allowed attempts, instead of running forever."""
+    """A job that SIGKILLs each worker running it is counted abandoned each time, and failed as
+    JobAbandoned, unrun, by the worker that claims it after max_abandons (3) kills, instead of
+    running forever."""
     db = tmp_path / "jobs.db"
     store = SQLiteStore(db)
     try:
         job_id = proletarian.enqueue(store, "t", {"action": "kill"})
         with worker_processes(db, lease=1.0) as workers:
-            for attempt in (1, 2):
+            for abandons in range(3):
                 worker = workers.start()
                 _, words = workers.expect("started", worker=worker)
-                assert words[1:] == [job_id, str(attempt)]
+                assert words[1:] == [job_id, str(abandons)]
                 assert workers.wait(worker) == -signal.SIGKILL
             last = workers.start()
             workers.expect("job_abandoned", worker=last)
             _, words = workers.expect("job_failed", worker=last)
-            assert words[1:] == [job_id, "3"]
+            assert words[1:] == [job_id, "1"]
             assert workers.stop(last) == 0
         job = store.get_job(job_id)
         assert job is not None
         assert job.status is JobStatus.FAILED
         assert job.error is not None
-        assert job.error.type == "Abandoned"
-        assert job.attempts == 3
+        assert job.error.type == "JobAbandoned"
+        assert (job.attempts, job.abandons) == (1, 3)
         assert archived_rows(db, job_id) == (0, 1)
     finally:
         store.close()

@@ -40,9 +40,6 @@ MAX_ROWS_PER_INSERT = 1000
 MAX_CHARS_PER_INSERT = 1 << 20
 # Archived jobs deleted per transaction by prune_archive, so no single one grows large.
 PRUNE_BATCH = 5000
-# How long a job whose careful claim was abandoned waits before it is due again, so the rest of
-# its queue goes on while the job that killed a worker waits.
-CRASH_DELAY = timedelta(seconds=10)
 # Multi-queue claims look again when the best job was taken between finding and relocking it.
 CANDIDATE_ROUNDS = 5
 
@@ -63,6 +60,8 @@ class MySQLStore:
 
     `connect` is a mapping of `pymysql.connect` arguments, or a function returning a new
     `pymysql.connections.Connection` (its session is set to READ COMMITTED and autocommit off).
+    `crash_delay` is how long a job waits before it is due again after a careful claim of it
+    was abandoned (see `claim`): the rest of its queue goes on meanwhile.
     """
 
     def __init__(
@@ -76,6 +75,7 @@ class MySQLStore:
         archived_job_table: str = sql.DEFAULT_ARCHIVED_JOB_TABLE,
         pool_size: int = 10,
         pool_timeout: float = 30.0,
+        crash_delay: timedelta = timedelta(seconds=10),
     ) -> None:
         self.serializer: Serializer = serializer or JsonSerializer()
         self.job_ids: JobIdStrategy = job_ids or Uuid7Ids()
@@ -85,6 +85,9 @@ class MySQLStore:
             sql.SerialKeys() if isinstance(self.job_ids, DatabaseIds) else sql.UuidKeys()
         )
         make, self._where = connector(connect)
+        if not isinstance(crash_delay, timedelta) or crash_delay < timedelta(0):
+            raise ConfigurationError(f"crash_delay must be a timedelta >= 0, got {crash_delay!r}")
+        self.crash_delay = crash_delay
         self._claimers: set[str] = set()  # worker ids that claimed: later claims need no care
         self._claimers_lock = threading.Lock()
         self._pool = ConnectionPool(make, size=pool_size, timeout=pool_timeout, where=self._where)
@@ -240,7 +243,7 @@ class MySQLStore:
         """Count the abandonment and hide the job (committed), then lock it again and undo
         both in the transaction the job runs in. None if the job went meanwhile."""
         key, due = row[sql.POSITION["job_id"]], row[sql.POSITION["process_at"]]
-        hidden_until = utc_naive(now + CRASH_DELAY)
+        hidden_until = utc_naive(now + self.crash_delay)
         run(conn, [(self._sql.count_abandon, (hidden_until, key)), (sql.COMMIT, ())])
         if self._relock(conn, key, due):
             return row
