@@ -55,9 +55,7 @@ def assert_each_done_once(ids: list[str]) -> None:
     assert count(f"SELECT count(*) FROM {SCHEMA}.job") == [(0,)]
 
 
-CLAIMS = pytest.mark.parametrize(
-    "claims", [(), ("--lease", "1")], ids=["transactional", "leased"]
-)
+CLAIMS = pytest.mark.parametrize("claims", [(), ("--lease", "1")], ids=["transactional", "leased"])
 
 
 @CLAIMS
@@ -124,8 +122,7 @@ def test_job_that_kills_every_worker_ends_failed_while_the_queue_flows(
     runs = count(f"SELECT job_id, count(*) FROM {SCHEMA}.run GROUP BY 1")
     assert sorted(runs) == sorted((other, 1) for other in others)
     archived = count(
-        f"SELECT status, count(*) FROM {SCHEMA}.archived_job WHERE job_id <> '{job_id}' "
-        "GROUP BY 1"
+        f"SELECT status, count(*) FROM {SCHEMA}.archived_job WHERE job_id <> '{job_id}' GROUP BY 1"
     )
     assert archived == [("succeeded", len(others))]
     assert count(f"SELECT count(*) FROM {SCHEMA}.job") == [(0,)]
