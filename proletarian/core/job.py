@@ -71,6 +71,8 @@ def check_meta(meta: Mapping[str, str]) -> dict[str, str]:
     for key, value in meta.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise ConfigurationError(f"meta must map str to str, got {key!r}: {value!r}")
+        names.text(key, what="meta key")
+        names.text(value, what=f"meta value of {key!r}")
         if len(key) + len(value) > MAX_META_LENGTH:
             raise ConfigurationError(f"meta item {key[:40]!r} is over {MAX_META_LENGTH} chars")
     return dict(meta)
