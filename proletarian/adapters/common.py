@@ -11,8 +11,9 @@ from typing import Any
 
 import attrs
 
-from proletarian.core.errors import ConfigurationError
+from proletarian.core.errors import ConfigurationError, SerializationError
 from proletarian.core.job import JobError, JobStatus, NewJob
+from proletarian.core.names import unstorable
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
 
@@ -38,6 +39,14 @@ def encode(job: NewJob, *, serializer: Serializer, ids: JobIdStrategy, now: date
     if not isinstance(job, NewJob):
         raise ConfigurationError(f"expected a proletarian.NewJob, got {type(job).__name__}")
     payload = serializer.dumps(job.payload)
+    # Checked here for every serializer, so no store writes what another would refuse.
+    if not isinstance(payload, str):
+        raise SerializationError(
+            f"{type(serializer).__name__}.dumps returned a {type(payload).__name__}, not a str"
+        )
+    problem = unstorable(payload)
+    if problem is not None:
+        raise SerializationError(f"the serialized payload contains {problem}")
     return Row(
         id=ids.new_id(),
         queue=job.queue,

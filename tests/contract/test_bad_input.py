@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 import proletarian
-from proletarian import ConfigurationError, NewJob
+from proletarian import ConfigurationError, NewJob, SerializationError
+from proletarian.adapters.serializers import JsonSerializer
 from proletarian.ports.store import QueueStore
+from tests.contract.conftest import MakeStore
 
 
 def nothing_written(store: QueueStore) -> bool:
@@ -56,3 +58,60 @@ def test_meta_no_store_can_hold_is_refused(
     value, message = text
     meta = {value: "v"} if where == "key" else {"k": value}
     refused(store, ConfigurationError, f"meta .*{message}", meta=meta)
+
+
+def nested(depth: int) -> list[Any]:
+    """A list nested `depth` deep: [[[...]]]."""
+    outer: list[Any] = []
+    inner = outer
+    for _ in range(depth - 1):
+        inner.append([])
+        inner = inner[0]
+    return outer
+
+
+def circular() -> dict[str, Any]:
+    loop: dict[str, Any] = {"list": []}
+    loop["list"].append(loop)
+    return loop
+
+
+PAYLOADS: dict[str, tuple[Any, str]] = {
+    "surrogate-value": ({"a": ["ok", "x\ud800"]}, r"payload\['a'\]\[1\] .*lone surrogate"),
+    "surrogate-key": ({"k\udfff": 1}, r"payload has key 'k\\udfff' .*lone surrogate"),
+    "deep": (nested(5000), r"nested more than 100 deep"),
+    "circular": (circular(), r"payload\['list'\]\[0\] refers back to payload"),
+    "huge-int": ({"n": 10**5000}, r"payload\['n'\] is an int of more than 4300 digits"),
+}
+
+
+@pytest.mark.parametrize("payload", PAYLOADS.values(), ids=PAYLOADS.keys())
+def test_payloads_json_cannot_carry_are_refused(
+    store: QueueStore, payload: tuple[Any, str]
+) -> None:
+    """Lone surrogates, nesting past the limit, circular references and ints too long to write
+    raise SerializationError naming where the value sits, not a raw Python error."""
+    value, message = payload
+    refused(store, SerializationError, message, payload=value)
+
+
+def test_payload_nested_up_to_the_limit_round_trips(store: QueueStore) -> None:
+    """A payload nested exactly 100 deep is stored and comes back equal."""
+    job_id = proletarian.enqueue(store, "t", nested(100))
+    job = store.get_job(job_id)
+    assert job is not None
+    assert job.payload == nested(100)
+
+
+class NulText(JsonSerializer):
+    """A serializer whose text carries a NUL that JSON would have escaped."""
+
+    def dumps(self, payload: Any) -> str:
+        return '"\x00"'
+
+
+def test_serializer_text_no_store_can_hold_is_refused(make_store: MakeStore) -> None:
+    """A serializer whose output holds a NUL raises SerializationError on every store, not a
+    driver error on some and a stored job on others."""
+    store = make_store(serializer=NulText())
+    refused(store, SerializationError, "NUL character at index 1")
