@@ -3,6 +3,7 @@ before writing anything, so a test passing on MemoryStore also passes in product
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -115,3 +116,38 @@ def test_serializer_text_no_store_can_hold_is_refused(make_store: MakeStore) -> 
     driver error on some and a stored job on others."""
     store = make_store(serializer=NulText())
     refused(store, SerializationError, "NUL character at index 1")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"process_in": timedelta.max}, r"process_in .* later than the year 9999"),
+        ({"process_in": timedelta(days=3_000_000)}, r"process_in .* later than the year 9999"),
+        ({"process_in": 5}, "process_in must be a timedelta, got 5"),
+        ({"process_at": "2030-01-01T00:00:00Z"}, "process_at must be a datetime, got str"),
+        (
+            {"process_at": datetime.max.replace(tzinfo=timezone(-timedelta(hours=5)))},
+            r"process_at 9999-12-31T23:59:59.999999-05:00 is later than the year 9999 in UTC",
+        ),
+        (
+            {"process_at": datetime.min.replace(tzinfo=timezone(timedelta(hours=5)))},
+            r"process_at 0001-01-01T00:00:00\+05:00 is earlier than the year 1 in UTC",
+        ),
+    ],
+    ids=["timedelta-max", "past-9999", "int-delay", "string-time", "west-of-max", "east-of-min"],
+)
+def test_due_times_that_can_not_be_stored_are_refused(
+    store: QueueStore, fields: dict[str, Any], message: str
+) -> None:
+    """A delay or time that is not a timedelta or datetime, or one outside the years 1 to 9999
+    in UTC, raises ConfigurationError rather than an AttributeError or OverflowError."""
+    refused(store, ConfigurationError, message, **fields)
+
+
+def test_the_last_storable_time_is_accepted(store: QueueStore) -> None:
+    """A job due at the last microsecond of year 9999 in UTC is stored as given."""
+    last = datetime.max.replace(tzinfo=UTC)
+    job_id = proletarian.enqueue(store, "t", 1, process_at=last)
+    job = store.get_job(job_id)
+    assert job is not None
+    assert job.process_at == last
