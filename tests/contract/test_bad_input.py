@@ -151,3 +151,31 @@ def test_the_last_storable_time_is_accepted(store: QueueStore) -> None:
     job = store.get_job(job_id)
     assert job is not None
     assert job.process_at == last
+
+
+@pytest.mark.parametrize(
+    ("older_than", "limit", "message"),
+    [
+        (timedelta(days=-7), None, r"older_than must be 0 or more, got -7 days"),
+        (7, None, "older_than must be a timedelta, got int"),
+        ("7d", None, "older_than must be a timedelta, got str"),
+        (timedelta.max, None, r"older_than 999999999 days, 23:59:59.999999 reaches before"),
+        (timedelta(0), 0, "limit must be a positive int or None, got 0"),
+        (timedelta(0), "10", "limit must be a positive int or None, got '10'"),
+        (timedelta(0), True, "limit must be a positive int or None, got True"),
+    ],
+    ids=["negative", "int", "str", "too-long-ago", "zero-limit", "str-limit", "bool-limit"],
+)
+def test_bad_prune_arguments_are_refused_and_nothing_is_deleted(
+    store: QueueStore, older_than: Any, limit: Any, message: str
+) -> None:
+    """prune_archive with a negative or non-timedelta age (a negative one used to delete the
+    whole archive), an age reaching before year 1, or a limit that is not a positive int
+    raises ConfigurationError and deletes nothing."""
+    job_id = proletarian.enqueue(store, "t", None)
+    claim = store.claim(["default"], worker_id="w")
+    assert claim is not None
+    claim.succeed()
+    with pytest.raises(ConfigurationError, match=message):
+        store.prune_archive(older_than, limit=limit)
+    assert store.get_job(job_id) is not None

@@ -14,6 +14,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import proletarian
 from proletarian import ConfigurationError, NewJob, QueueWorker, StoreUnavailable, open_store
 from proletarian.adapters.memory import MemoryStore
 from proletarian.adapters.mysql import MySQLStore
+from proletarian.adapters.null import NullStore
 from proletarian.adapters.postgres import PostgresStore
 from proletarian.adapters.redis import RedisStore
 from proletarian.adapters.sqlite import SQLiteStore
@@ -44,6 +46,17 @@ def test_bad_job_types_are_refused_and_nothing_is_written(job_type: str) -> None
             store, [NewJob(job_type="ok", payload=1), NewJob(job_type=job_type, payload=2)]
         )
     assert store.stats() == {}
+
+
+@pytest.mark.parametrize(
+    ("older_than", "limit"), [(timedelta(days=-1), None), (7, None), (timedelta(0), 0)]
+)
+def test_null_store_refuses_bad_prune_arguments(older_than: Any, limit: Any) -> None:
+    """NullStore refuses the prune arguments every real store refuses, recording no call."""
+    store = NullStore()
+    with pytest.raises(ConfigurationError):
+        store.prune_archive(older_than, limit=limit)
+    assert store.calls == []
 
 
 SQL_NAMES = ["job; DROP TABLE job", 'job"--', "job.x.y", "1job", "job name", "a" * 64]

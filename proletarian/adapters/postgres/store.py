@@ -15,7 +15,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from proletarian.adapters.clocks import SystemClock
-from proletarian.adapters.common import Row, check_conn, check_limit, encode
+from proletarian.adapters.common import Row, check_conn, encode
 from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
 from proletarian.adapters.postgres import rows
 from proletarian.adapters.postgres.batch import PostgresBatchClaim, claim_batch
@@ -31,6 +31,7 @@ from proletarian.adapters.postgres.statements import Statements, server_definiti
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.job import Job, NewJob, QueueStats
+from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.core.urls import redact
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
@@ -368,9 +369,9 @@ class PostgresStore:
             return conn.execute(self._sql.cancel, params).rowcount == 1
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
-        cutoff = self.clock.now() - older_than
+        params = (prune_cutoff(older_than, self.clock.now()), prune_limit(limit))
         with autocommitted(self.pool, "prune_archive") as conn:
-            return conn.execute(self._sql.prune, (cutoff, check_limit(limit))).rowcount
+            return conn.execute(self._sql.prune, params).rowcount
 
     def _key(self, job_id: str) -> Any | None:
         """The id as the job_id column holds it, or None for a string that can't be one."""

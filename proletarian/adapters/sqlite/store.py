@@ -15,7 +15,6 @@ from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.common import (
     DEFAULT_LEASE,
     check_conn,
-    check_limit,
     encode,
     error_params,
     new_token,
@@ -34,6 +33,7 @@ from proletarian.adapters.sqlite._sql import (
 )
 from proletarian.core.errors import ClaimLost, ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.job import Job, JobError, JobStatus, NewJob, QueueStats
+from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.core.urls import kind_of, redact
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
@@ -340,8 +340,8 @@ class SQLiteStore:
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         """Delete archived jobs finished before now - `older_than`, in one transaction."""
         self._ready()
-        cutoff = to_text(self.clock.now() - older_than)
-        count = check_limit(limit)
+        cutoff = to_text(prune_cutoff(older_than, self.clock.now()))
+        count = prune_limit(limit)
         with self._write() as conn:
             return int(
                 conn.execute(self._sql.prune, (cutoff, -1 if count is None else count)).rowcount
