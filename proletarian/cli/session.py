@@ -6,9 +6,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 from proletarian.cli.errors import CliError, UsageError
+from proletarian.core import urls
 from proletarian.core.urls import redact
 from proletarian.ports.store import QueueStore
 from proletarian.stores import open_store
@@ -41,12 +41,4 @@ def opened(url: str, **options: Any) -> Iterator[QueueStore]:
 
 def scrub(message: str, url: str | None) -> str:
     """One line, with the URL's password hidden even if a driver echoed it."""
-    line = " ".join(message.split())
-    if url:
-        try:
-            password = urlsplit(url).password
-        except ValueError:
-            password = None
-        if password:
-            line = line.replace(password, "***")
-    return line
+    return " ".join(urls.scrub(message, url).split())

@@ -29,6 +29,7 @@ from proletarian.adapters.null import NullStore
 from proletarian.adapters.postgres import PostgresStore
 from proletarian.adapters.redis import RedisStore
 from proletarian.adapters.sqlite import SQLiteStore
+from proletarian.core.urls import SCHEMES, redact, scrub
 
 # The URL-encoded form goes in URLs; a driver that echoed what it sent would show the decoded.
 PASSWORD = "Zq%40w-S3cret-pw"
@@ -197,6 +198,67 @@ def test_worker_logs_and_events_never_show_the_password(
     finally:
         store.close()
     assert_no_password_logged(caplog.records)
+
+
+# The URL of issue 13: libpq's own parse error echoes it whole.
+UNPARSEABLE = "://app:secret@[::1/db"
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_an_unparseable_url_never_shows_its_password(
+    scheme: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """open_store of "<scheme>://app:secret@[::1/db", which no URL parser accepts, raises
+    ConfigurationError (memory://, which reads nothing after the scheme, opens a store), and no
+    message, cause, repr or log record shows the password."""
+    caplog.set_level(logging.DEBUG)
+    url = scheme + UNPARSEABLE
+    if SCHEMES[scheme] == "memory":
+        store = open_store(url)
+        assert "secret" not in repr(store)
+        store.close()
+    else:
+        with pytest.raises(ConfigurationError) as raised:
+            open_store(url)
+        assert f"{scheme}://app:***@[::1/db" in str(raised.value)
+        for text in chain(raised.value):
+            assert "secret" not in text
+    for record in caplog.records:
+        assert "secret" not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:secret@[::1/db", "postgresql://app:***@[::1/db"),
+        ("postgresql://app:secret@db:5432/x", "postgresql://app:***@db:5432/x"),
+        ("redis://:secret@localhost/0", "redis://:***@localhost/0"),
+        ("mysql://a%40b:se%3Acret@h/db", "mysql://a%40b:***@h/db"),
+        (
+            "postgresql://db/x?sslmode=off&password=secret",
+            "postgresql://db/x?sslmode=off&password=***",
+        ),
+        ("redis://h/0?PASSWORD=secret#x", "redis://h/0?PASSWORD=***#x"),
+        ("host=db password=secret user=app", "host=db password=*** user=app"),
+        ("host=db password = 'se cr\\'et' user=app", "host=db password = *** user=app"),
+        ("sqlite:////tmp/jobs.db", "sqlite:////tmp/jobs.db"),
+        ("postgresql://app@db/x", "postgresql://app@db/x"),
+    ],
+)
+def test_redact_hides_every_password_a_url_or_conninfo_can_hold(url: str, shown: str) -> None:
+    """The password after user:, in a password= query parameter or in a conninfo's password=
+    is replaced by ***, whether or not the URL can be parsed; the rest is kept to be read."""
+    assert redact(url) == shown
+
+
+def test_scrub_hides_a_password_a_driver_echoed() -> None:
+    """A driver message quoting the URL whole, or only its password (raw or decoded), is shown
+    with the password replaced, even for a URL that can't be parsed."""
+    url = "postgresql://app:s%40cret@[::1/db"
+    message = f'missing "]" in URI: "{url}"; password s@cret or s%40cret'
+    assert scrub(message, url) == (
+        'missing "]" in URI: "postgresql://app:***@[::1/db"; password *** or ***'
+    )
 
 
 def test_postgres_pool_logs_never_show_the_password(

@@ -105,10 +105,13 @@ class SQLiteStore:
         `synchronous`, `busy_timeout` and `lease` (seconds); keyword options win over it."""
         if kind_of(url) != "sqlite":
             raise ConfigurationError(f"SQLiteStore needs a sqlite:/// URL, got {redact(url)!r}")
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise ConfigurationError(f"SQLite URL {redact(url)!r} is malformed: {exc}") from None
         if parts.netloc or not parts.path.startswith("/"):
             raise ConfigurationError(
-                f"SQLite URL {url!r} must have no host: sqlite:///relative/path.db or "
+                f"SQLite URL {redact(url)!r} must have no host: sqlite:///relative/path.db or "
                 "sqlite:////absolute/path.db"
             )
         from_query: dict[str, Any] = {}
