@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from proletarian.cli import values
 from proletarian.cli.errors import CliError, UsageError
 from proletarian.core import urls
 from proletarian.core.urls import redact
@@ -18,10 +19,12 @@ URL_VARIABLE = "PROLETARIAN_URL"
 
 def store_url(given: str | None) -> str:
     """`--url` if given, else the PROLETARIAN_URL environment variable."""
-    url = given or os.environ.get(URL_VARIABLE)
+    if given:
+        return given  # checked with the other arguments
+    url = os.environ.get(URL_VARIABLE)
     if not url:
         raise UsageError(f"no store URL: give --url or set {URL_VARIABLE}")
-    return url
+    return values.utf8(url, what=URL_VARIABLE)
 
 
 @contextmanager
