@@ -30,6 +30,7 @@ from proletarian.adapters.postgres import PostgresStore
 from proletarian.adapters.redis import RedisStore
 from proletarian.adapters.sqlite import SQLiteStore
 from proletarian.core.urls import SCHEMES, redact, scrub
+from proletarian.worker.log import logging_events
 
 # The URL-encoded form goes in URLs; a driver that echoed what it sent would show the decoded.
 PASSWORD = "Zq%40w-S3cret-pw"
@@ -278,3 +279,53 @@ def test_postgres_pool_logs_never_show_the_password(
         pool.close()
     assert any("error connecting" in r.getMessage() for r in caplog.records)
     assert_no_password_logged(caplog.records)
+
+
+# -- log lines ------------------------------------------------------------------------------------
+
+
+def test_a_value_with_a_newline_cannot_forge_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    """The default sink writes one line per event: a value with spaces, '=', quotes, a
+    backslash or control characters is quoted with escapes; plain values stay bare."""
+    caplog.set_level(logging.DEBUG, logger="proletarian")
+    forged = "t\nERROR proletarian job_succeeded job_id=forged"
+    logging_events(
+        "job_failed",
+        {
+            "queue": "default",
+            "job_type": forged,
+            "attempt": 2,
+            "error": 'bad "value" C:\\x\ttab\r\x1b[31m\u2028',
+            "empty": "",
+            "unicode": "résumé",
+            "equals": "a=b",
+            "traceback": "Traceback...\n",
+        },
+    )
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "job_failed queue=default "
+        'job_type="t\\nERROR proletarian job_succeeded job_id=forged" attempt=2 '
+        'error="bad \\"value\\" C:\\\\x\\ttab\\r\\x1b[31m\\u2028" empty="" unicode=résumé '
+        'equals="a=b"'
+    )
+    assert record.data["job_type"] == forged  # type: ignore[attr-defined]  # as given
+
+
+def test_a_worker_logs_one_line_per_event_for_a_job_type_with_a_newline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A job whose type holds a newline, failing, is logged by the default sink without a
+    line break in any message."""
+    caplog.set_level(logging.DEBUG, logger="proletarian")
+    store = MemoryStore()
+    proletarian.enqueue(store, "t\nINFO proletarian job_succeeded", None)
+
+    def fail(job_type: str, payload: Any) -> None:
+        raise ValueError("line one\nline two")
+
+    assert QueueWorker(store, fail).drain() == 1
+    events = {getattr(record, "event", None): record for record in caplog.records}
+    assert {"job_claimed", "job_failed"} <= events.keys()
+    for record in caplog.records:
+        assert "\n" not in record.getMessage()
