@@ -1,11 +1,13 @@
 """Bad input that the other unit and contract tests leave out: job types of bad length, table
 names and prefixes carrying SQL or patterns refused by every store's constructor before it
-touches anything, and passwords in store URLs kept out of errors, events and logs. (Payloads
-that can't be serialised, naive datetimes, process_at with process_in, negative delays, queue
-names, conn= of the wrong kind, async handlers, unknown job types, undecodable payloads, bad
-retry functions and on_failed errors are covered in test_core.py, test_adapters_basic.py,
-test_worker.py and the contract suite; per-store cases in tests/integration/
-test_bad_input_stores.py.)"""
+touches anything, NullStore's prune checks, passwords in store URLs (parseable or not) kept out
+of errors, events and logs, and log lines that values can't break. (Payloads that can't be
+serialised, names and meta no store can hold, due times out of range, bad prune arguments,
+naive datetimes, process_at with process_in, negative delays, queue names, conn= of the wrong
+kind, async handlers, unknown job types, undecodable payloads, bad retry functions and
+on_failed errors are covered in test_core.py, test_adapters_basic.py, test_worker.py and the
+contract suite, tests/contract/test_bad_input.py for bad input; per-store cases in
+tests/integration/test_bad_input_stores.py.)"""
 
 from __future__ import annotations
 
