@@ -66,9 +66,10 @@ def _check(value: Any, path: str, depth: int, containing: dict[int, str]) -> Non
     if value is None or isinstance(value, bool):
         return
     if isinstance(value, str):
-        problem = unstorable(value, nul=True)
-        if problem is not None:
-            raise SerializationError(f"{path} contains {problem}")
+        if not value.isascii():  # ASCII can't hold a surrogate: no call for most strings
+            problem = unstorable(value, nul=True)
+            if problem is not None:
+                raise SerializationError(f"{path} contains {problem}")
         return
     if isinstance(value, int):
         if value.bit_length() > _SMALL_INT_BITS:
