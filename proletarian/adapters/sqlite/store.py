@@ -342,9 +342,9 @@ class SQLiteStore:
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         """Delete archived jobs finished before now - `older_than`, in one transaction."""
-        self._ready()
         cutoff = to_text(prune_cutoff(older_than, self.clock.now()))
         count = prune_limit(limit)
+        self._ready()
         with self._write() as conn:
             return int(
                 conn.execute(self._sql.prune, (cutoff, -1 if count is None else count)).rowcount
