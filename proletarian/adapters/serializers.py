@@ -67,7 +67,7 @@ def _check(value: Any, path: str, depth: int, containing: dict[int, str]) -> Non
         return
     if isinstance(value, str):
         if not value.isascii():  # ASCII can't hold a surrogate: no call for most strings
-            problem = unstorable(value, nul=True)
+            problem = unstorable(value, allow_nul=True)
             if problem is not None:
                 raise SerializationError(f"{path} contains {problem}")
         return
@@ -111,7 +111,7 @@ def _check_container(
                 raise SerializationError(
                     f"{path} has key {key!r} of type {type(key).__name__}; JSON keys are strings"
                 )
-            problem = unstorable(key, nul=True)
+            problem = unstorable(key, allow_nul=True)
             if problem is not None:
                 raise SerializationError(f"{path} has key {key[:40]!r} containing {problem}")
             _check(item, f"{path}[{key!r}]", depth, containing)

@@ -15,12 +15,12 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def unstorable(text: str, *, nul: bool = False) -> str | None:
+def unstorable(text: str, *, allow_nul: bool = False) -> str | None:
     """What in `text` no store can hold, worded for an error message; None if every store can.
-    `nul=True` lets NUL pass, for text that will be escaped (a JSON string's)."""
-    if text.isascii() and (nul or "\x00" not in text):  # the common case, without a scan
+    `allow_nul=True` lets NUL pass, for text that will be escaped (a JSON string's)."""
+    if text.isascii() and (allow_nul or "\x00" not in text):  # the common case, without a scan
         return None
-    found = (_SURROGATE if nul else _UNSTORABLE).search(text)
+    found = (_SURROGATE if allow_nul else _UNSTORABLE).search(text)
     if found is None:
         return None
     if found.group() == "\x00":
