@@ -45,8 +45,9 @@ def enqueue(
     never commits or rolls back `conn`. Without it, the store writes and commits on its own.
 
     Raises ConfigurationError for bad fields (naive datetimes, both `process_at` and
-    `process_in`, empty names) and SerializationError for a payload the serializer can't encode;
-    in both cases nothing is written.
+    `process_in`, a due time past year 9999, empty names, a NUL or lone surrogate in a name or
+    in meta) and SerializationError for a payload the serializer can't encode; in both cases
+    nothing is written.
     """
     job = new_job(
         job_type,

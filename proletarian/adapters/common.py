@@ -11,8 +11,9 @@ from typing import Any
 
 import attrs
 
-from proletarian.core.errors import ConfigurationError
+from proletarian.core.errors import ConfigurationError, SerializationError
 from proletarian.core.job import JobError, JobStatus, NewJob
+from proletarian.core.names import unstorable
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
 
@@ -38,6 +39,14 @@ def encode(job: NewJob, *, serializer: Serializer, ids: JobIdStrategy, now: date
     if not isinstance(job, NewJob):
         raise ConfigurationError(f"expected a proletarian.NewJob, got {type(job).__name__}")
     payload = serializer.dumps(job.payload)
+    # Checked here for every serializer, so no store writes what another would refuse.
+    if not isinstance(payload, str):
+        raise SerializationError(
+            f"{type(serializer).__name__}.dumps returned a {type(payload).__name__}, not a str"
+        )
+    problem = unstorable(payload)
+    if problem is not None:
+        raise SerializationError(f"the serialized payload contains {problem}")
     return Row(
         id=ids.new_id(),
         queue=job.queue,
@@ -97,17 +106,11 @@ def utc_naive(value: datetime) -> datetime:
     return (value - offset if offset else value).replace(tzinfo=None)
 
 
-def check_limit(limit: int | None) -> int | None:
-    """A prune limit: None for all, else a positive int."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ConfigurationError(f"limit must be a positive int or None, got {limit!r}")
-    return limit
-
-
 def prune_in_batches(delete: Callable[[int], int], limit: int | None, batch_size: int) -> int:
     """Call `delete(n)` (delete up to n, return how many) in batches until `limit` (all when
-    None) is reached or a batch comes back short; returns the total deleted."""
-    left = check_limit(limit)
+    None; checked by `core.pruning.prune_limit`) is reached or a batch comes back short;
+    returns the total deleted."""
+    left = limit
     total = 0
     while left is None or left > 0:
         batch = batch_size if left is None else min(left, batch_size)

@@ -17,7 +17,6 @@ from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.common import (
     DEFAULT_LEASE,
     check_conn,
-    check_limit,
     encode,
     new_token,
     queued_status,
@@ -26,6 +25,7 @@ from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ClaimLost, ConfigurationError, SerializationError
 from proletarian.core.job import Job, JobError, JobStatus, NewJob, Priority, QueueStats
+from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
@@ -291,8 +291,8 @@ class MemoryStore:
             return True
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
-        cutoff = self.clock.now() - older_than
-        count = check_limit(limit)
+        cutoff = prune_cutoff(older_than, self.clock.now())
+        count = prune_limit(limit)
         with self._lock:
             old = sorted(
                 (r.finished_at, i)

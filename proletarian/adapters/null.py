@@ -16,6 +16,7 @@ from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError
 from proletarian.core.job import Job, NewJob, QueueStats
+from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
@@ -88,6 +89,8 @@ class NullStore:
         return False
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
+        prune_cutoff(older_than, self.clock.now())
+        prune_limit(limit)
         self._record("prune_archive", older_than, limit)
         return 0
 

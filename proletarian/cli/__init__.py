@@ -8,9 +8,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from proletarian.cli import errors, parser
+from proletarian.cli import errors, parser, values
 from proletarian.cli.session import scrub
-from proletarian.core.errors import ConfigurationError, ProletarianError, StoreUnavailable
+from proletarian.core.errors import (
+    ConfigurationError,
+    ProletarianError,
+    SerializationError,
+    StoreUnavailable,
+)
 from proletarian.core.urls import redact
 
 __all__ = ["main"]
@@ -19,8 +24,11 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns its exit status."""
     url: str | None = None
+    arguments = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = parser.build().parse_args(argv)
+        for number, argument in enumerate(arguments, start=1):
+            values.utf8(argument, what=f"argument {number}")
+        args = parser.build().parse_args(arguments)
         url = getattr(args, "url", None)
         status: int = args.run(args)
         return status
@@ -28,7 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else errors.OK
     except errors.CliError as exc:
         return _fail(str(exc), url, exc.code)
-    except ConfigurationError as exc:
+    except (ConfigurationError, SerializationError) as exc:
+        # A value given on the command line that proletarian refuses: a job field, a payload
+        # the serializer can't encode, a URL.
         return _fail(str(exc), url, errors.USAGE)
     except StoreUnavailable as exc:
         # Adapters usually name the (redacted) URL themselves; say it once.

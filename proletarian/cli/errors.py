@@ -5,7 +5,8 @@ Exit statuses (docs/cli.md lists them for users):
 * 0: the command did what was asked (for `worker`: stopped cleanly on SIGTERM or SIGINT);
 * 1: a runtime failure: the store is unreachable or refused the operation, an unknown job id,
   jobs still running when the worker's shutdown timeout ran out;
-* 2: a usage error: bad arguments, bad URL, bad JSON, a handler path that does not resolve;
+* 2: a usage error: bad arguments (or not UTF-8), bad URL, bad JSON, a value proletarian
+  refuses (ConfigurationError, SerializationError), a handler path that does not resolve;
 * 128 + N (130 for SIGINT, 143 for SIGTERM): `worker` forced to exit by a second signal N.
 """
 

@@ -6,9 +6,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
+from proletarian.cli import values
 from proletarian.cli.errors import CliError, UsageError
+from proletarian.core import urls
 from proletarian.core.urls import redact
 from proletarian.ports.store import QueueStore
 from proletarian.stores import open_store
@@ -18,10 +19,12 @@ URL_VARIABLE = "PROLETARIAN_URL"
 
 def store_url(given: str | None) -> str:
     """`--url` if given, else the PROLETARIAN_URL environment variable."""
-    url = given or os.environ.get(URL_VARIABLE)
+    if given:
+        return given  # checked with the other arguments
+    url = os.environ.get(URL_VARIABLE)
     if not url:
         raise UsageError(f"no store URL: give --url or set {URL_VARIABLE}")
-    return url
+    return values.utf8(url, what=URL_VARIABLE)
 
 
 @contextmanager
@@ -41,12 +44,4 @@ def opened(url: str, **options: Any) -> Iterator[QueueStore]:
 
 def scrub(message: str, url: str | None) -> str:
     """One line, with the URL's password hidden even if a driver echoed it."""
-    line = " ".join(message.split())
-    if url:
-        try:
-            password = urlsplit(url).password
-        except ValueError:
-            password = None
-        if password:
-            line = line.replace(password, "***")
-    return line
+    return " ".join(urls.scrub(message, url).split())

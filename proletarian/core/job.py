@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -66,6 +66,8 @@ class JobError:
 
 def aware(value: datetime | None, *, what: str) -> datetime | None:
     """Refuse naive datetimes: proletarian stores UTC and cannot guess a naive value's zone."""
+    if value is not None and not isinstance(value, datetime):
+        raise ConfigurationError(f"{what} must be a datetime, got {type(value).__name__}")
     if value is not None and (value.tzinfo is None or value.utcoffset() is None):
         raise ConfigurationError(f"{what} must be timezone-aware, got naive {value.isoformat()}")
     return value
@@ -73,6 +75,20 @@ def aware(value: datetime | None, *, what: str) -> datetime | None:
 
 def _check_aware(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     aware(value, what=attribute.name)
+
+
+def _check_process_at(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """An aware datetime that UTC, which every store holds, can represent."""
+    if aware(value, what=attribute.name) is None:
+        return
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        # Only a zone's offset can push a representable time out of range in UTC: a zone west
+        # of UTC pushes it later, one east of it earlier.
+        west = value.utcoffset() < timedelta(0)
+        side = "later than the year 9999" if west else "earlier than the year 1"
+        raise ConfigurationError(f"{attribute.name} {value.isoformat()} is {side} in UTC") from None
 
 
 def _check_label(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -93,6 +109,8 @@ def check_meta(meta: Mapping[str, str]) -> dict[str, str]:
     for key, value in meta.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise ConfigurationError(f"meta must map str to str, got {key!r}: {value!r}")
+        names.text(key, what="meta key")
+        names.text(value, what=f"meta value of {key!r}")
         if len(key) + len(value) > MAX_META_LENGTH:
             raise ConfigurationError(f"meta item {key[:40]!r} is over {MAX_META_LENGTH} chars")
     return dict(meta)
@@ -101,7 +119,9 @@ def check_meta(meta: Mapping[str, str]) -> dict[str, str]:
 @attrs.frozen
 class NewJob:
     """A job to enqueue: `NewJob("send-email", payload, queue=..., ...)`. `process_at` in the
-    past means now; give it or `process_in`, not both."""
+    past means now; give it or `process_in`, not both. Every store holds times in UTC up to the
+    end of year 9999: a later due time raises ConfigurationError (for `process_in`, from
+    `due_at`, when the store enqueues)."""
 
     job_type: str = attrs.field(validator=_check_label)
     payload: Any
@@ -109,7 +129,9 @@ class NewJob:
     priority: Priority = attrs.field(
         default=Priority.NORMAL, validator=_check_priority, kw_only=True
     )
-    process_at: datetime | None = attrs.field(default=None, validator=_check_aware, kw_only=True)
+    process_at: datetime | None = attrs.field(
+        default=None, validator=_check_process_at, kw_only=True
+    )
     process_in: timedelta | None = attrs.field(default=None, kw_only=True)
     meta: Mapping[str, str] = attrs.field(factory=dict, converter=check_meta, kw_only=True)
 
@@ -122,7 +144,13 @@ class NewJob:
     def due_at(self, now: datetime) -> datetime:
         """When the job becomes claimable, given the current time."""
         if self.process_in is not None:
-            return now + max(self.process_in, timedelta(0))
+            try:
+                return now + max(self.process_in, timedelta(0))
+            except OverflowError:
+                raise ConfigurationError(
+                    f"process_in {self.process_in} from {now.isoformat()} is later than the "
+                    "year 9999"
+                ) from None
         if self.process_at is not None and self.process_at > now:
             return self.process_at
         return now

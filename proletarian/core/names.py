@@ -8,6 +8,35 @@ from proletarian.core.errors import ConfigurationError
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 MAX_NAME_LENGTH = 255
+# A NUL can't be held by PostgreSQL text, and a lone surrogate is not Unicode at all: UTF-8,
+# which every store writes, can't encode it. Both are refused whatever the store, so a test on
+# MemoryStore refuses what production would.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unstorable(text: str, *, allow_nul: bool = False) -> str | None:
+    """What in `text` no store can hold, worded for an error message; None if every store can.
+    `allow_nul=True` lets NUL pass, for text that will be escaped (a JSON string's)."""
+    if text.isascii() and (allow_nul or "\x00" not in text):  # the common case, without a scan
+        return None
+    found = (_SURROGATE if allow_nul else _UNSTORABLE).search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return f"a NUL character at index {found.start()}"
+    return f"a lone surrogate {found.group()!r} at index {found.start()}, which is not Unicode"
+
+
+def text(value: str, *, what: str) -> str:
+    """Check a string stored as text (a name, a meta key or value): ConfigurationError if it is
+    not a string or holds what `unstorable` finds."""
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{what} must be a string, got {type(value).__name__}")
+    problem = unstorable(value)
+    if problem is not None:
+        raise ConfigurationError(f"{what} {value[:40]!r} contains {problem}")
+    return value
 
 
 def table_name(value: str, *, what: str = "table name") -> tuple[str, ...]:
@@ -25,9 +54,9 @@ def table_name(value: str, *, what: str = "table name") -> tuple[str, ...]:
 
 
 def label(value: str, *, what: str) -> str:
-    """Check a queue name or job type: a non-empty string of at most 255 characters."""
-    if not isinstance(value, str):
-        raise ConfigurationError(f"{what} must be a string, got {type(value).__name__}")
+    """Check a queue name or job type: a non-empty string of at most 255 characters, with no
+    surrounding whitespace and nothing `unstorable`."""
+    text(value, what=what)
     if not value or len(value) > MAX_NAME_LENGTH or value != value.strip():
         raise ConfigurationError(
             f"{what} {value[:40]!r} must be 1 to {MAX_NAME_LENGTH} characters "

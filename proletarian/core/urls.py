@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import re
+from urllib.parse import unquote
 
 from proletarian.core.errors import ConfigurationError
 
@@ -18,17 +19,53 @@ SCHEMES = {
 }
 
 
+# A password can also ride in a URL's query (libpq and redis-py read `?password=`) and in a
+# libpq conninfo string (`host=db password='x y'`).
+_QUERY_PASSWORD = re.compile(r"[?&]password=([^&#]*)", re.IGNORECASE)
+_CONNINFO_PASSWORD = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s']*)", re.IGNORECASE)
+
+
+def _password_spans(url: str) -> list[tuple[int, int]]:
+    """Where in `url` (or conninfo) passwords sit, as (start, end) offsets. Found by reading the
+    text, not by a URL parser, so a URL no parser accepts is covered too: the authority ends at
+    the first / ? or #, as urlsplit has it, and the password is between its first : and last @."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return [found.span(1) for found in _CONNINFO_PASSWORD.finditer(url)]
+    start = len(scheme) + len(sep)
+    end = next((start + i for i, char in enumerate(rest) if char in "/?#"), len(url))
+    spans: list[tuple[int, int]] = []
+    userinfo, at, _ = url[start:end].rpartition("@")
+    if at and ":" in userinfo:
+        colon = start + userinfo.index(":") + 1
+        spans.append((colon, start + len(userinfo)))
+    spans.extend(found.span(1) for found in _QUERY_PASSWORD.finditer(url, end))
+    return spans
+
+
 def redact(url: str) -> str:
-    """The URL with any password replaced by ***, for logs, events and error messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    """The URL (or libpq conninfo) with every password replaced by ***, for logs, events and
+    error messages; the rest is kept to be read. Works on URLs no parser accepts."""
+    for start, end in reversed(_password_spans(url)):
+        url = f"{url[:start]}***{url[end:]}"
+    return url
+
+
+def scrub(text: str, url: str | None) -> str:
+    """`text` (a driver's message, say) with `url` shown redacted and its passwords, as written
+    or decoded, replaced by *** wherever they appear."""
+    if not url:
+        return text
+    text = text.replace(url, redact(url))
+    passwords: set[str] = set()
+    for start, end in _password_spans(url):
+        password = url[start:end]
+        if password.startswith("'"):  # a quoted conninfo value, as libpq reads it
+            password = re.sub(r"\\(.)", r"\1", password.strip("'"))
+        passwords.update((password, unquote(password)))
+    for secret in sorted(passwords - {""}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def kind_of(url: str) -> str:

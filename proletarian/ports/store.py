@@ -113,7 +113,9 @@ class QueueStore(Protocol):
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         """Delete archived jobs finished more than `older_than` ago, oldest first, at most
         `limit` of them (all when None); returns how many. Call again with a limit to prune a
-        large archive in steps and report progress."""
+        large archive in steps and report progress. ConfigurationError, with nothing deleted,
+        for an `older_than` that is not a timedelta, is negative or reaches before year 1, and
+        for a `limit` that is not a positive int."""
 
     def install_schema(self) -> None:
         """Create the store's tables or structures if missing. Idempotent."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -47,6 +48,40 @@ def test_json_size_limit() -> None:
     with pytest.raises(SerializationError, match="over the limit of 10"):
         JsonSerializer(max_bytes=10).dumps("x" * 20)
     assert JsonSerializer(max_bytes=None).dumps("x" * 20)
+
+
+@pytest.mark.parametrize("max_bytes", ["x", 0, -1, 1.5, True])
+def test_json_size_limit_is_checked_when_built(max_bytes: Any) -> None:
+    """A max_bytes that is not a positive int or None is refused by the constructor, not by
+    the first dumps."""
+    message = f"max_bytes must be a positive int or None, got {max_bytes!r}"
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        JsonSerializer(max_bytes=max_bytes)
+
+
+def test_json_accepts_one_object_reached_twice() -> None:
+    """The same list twice in a payload is not a circular reference: it is written twice."""
+    shared = [1, 2]
+    serializer = JsonSerializer()
+    assert serializer.loads(serializer.dumps({"a": shared, "b": [shared]})) == {
+        "a": [1, 2],
+        "b": [[1, 2]],
+    }
+
+
+def test_json_nul_in_a_string_round_trips() -> None:
+    """A NUL inside a payload string is escaped by JSON, so it is stored and comes back."""
+    serializer = JsonSerializer()
+    text = serializer.dumps({"a\x00": "b\x00"})
+    assert "\x00" not in text
+    assert serializer.loads(text) == {"a\x00": "b\x00"}
+
+
+def test_json_loads_of_a_too_deeply_nested_text_raises_serialization_error() -> None:
+    """Stored JSON nested deeper than the decoder can go raises SerializationError, so the
+    worker archives it as a poison job rather than dying on RecursionError."""
+    with pytest.raises(SerializationError, match="nested too deep to decode"):
+        JsonSerializer().loads("[" * 100_000 + "]" * 100_000)
 
 
 def test_json_loads_garbage_raises_serialization_error() -> None:

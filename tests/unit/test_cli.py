@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,9 +13,11 @@ from typing import Any
 import attrs
 import pytest
 
+import proletarian
 from proletarian import JobError, JobStatus, NewJob, Priority
 from proletarian.adapters.memory import MemoryStore
 from proletarian.cli import main, session
+from proletarian.core.urls import SCHEMES
 from proletarian.ports.store import QueueStore
 from proletarian.stores import open_store
 from proletarian.testing import ManualClock
@@ -139,6 +142,47 @@ def test_enqueue_with_negative_delay_is_a_usage_error(cli: Cli) -> None:
 def test_enqueue_with_a_bad_queue_name_is_a_usage_error(cli: Cli) -> None:
     """A queue name the core refuses is a one-line usage error."""
     one_line_error(cli("enqueue", "t", "{}", "--queue", " padded"), 2, "queue")
+
+
+DEEP = "[" * 5000 + "]" * 5000
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (["t", "1", "--in", "1e12"], ["process_in", "later than the year 9999"]),
+        (["t", "1", "--in", "1e300"], ["--in", "'1e300' is too many seconds"]),
+        (["t", "1", "--in", "inf"], ["--in"]),
+        (["t", DEEP], ["JSON_PAYLOAD can't be read: it is nested too deep"]),
+        (["t", "[" * 150 + "]" * 150], ["payload is nested more than 100 deep"]),
+        (["t", "1" * 5000], ["JSON_PAYLOAD can't be read", "4300"]),
+        (["t", '"\\ud800"'], ["payload contains a lone surrogate"]),
+        (["t", '{"k": "\\udcff"}'], ["payload['k'] contains a lone surrogate"]),
+        (["t\udcff", "1"], ["argument 2 is not UTF-8: b't\\xff'"]),
+        (["t", "1", "--queue", "q\udcff"], ["argument 5 is not UTF-8: b'q\\xff'"]),
+    ],
+    ids=[
+        "in-past-9999",
+        "in-past-timedelta",
+        "in-infinite",
+        "json-5000-deep",
+        "payload-150-deep",
+        "json-huge-int",
+        "payload-surrogate",
+        "payload-key-surrogate",
+        "job-type-not-utf8",
+        "queue-not-utf8",
+    ],
+)
+def test_enqueue_of_values_no_store_takes_is_one_usage_line(
+    cli: Cli, argv: list[str], fragments: list[str]
+) -> None:
+    """A delay past year 9999 or past what a timedelta holds, JSON too deep or with an int too
+    long to read, a payload the serializer refuses and an argument that is not UTF-8 (the OS
+    hands bytes; Python escapes them as lone surrogates) are each one line naming what is
+    wrong, exit 2, nothing written."""
+    one_line_error(cli("enqueue", *argv), 2, *fragments)
+    assert cli.store.stats() == {}
 
 
 # -- status -------------------------------------------------------------------------------------
@@ -283,6 +327,54 @@ def test_prune_needs_an_age_with_a_unit(cli: Cli, age: str) -> None:
     one_line_error(cli("prune", "--older-than", age), 2, "--older-than")
 
 
+@pytest.mark.parametrize(
+    ("age", "fragments"),
+    [
+        ("99999999999d", ["--older-than", "'99999999999d' is too long"]),
+        ("1" * 400 + "d", ["--older-than", "is too long"]),
+        ("9999999d", ["older_than 9999999 days, 0:00:00 reaches before the year 1"]),
+    ],
+    ids=["past-timedelta", "infinite", "before-year-1"],
+)
+def test_prune_with_an_age_too_long_is_one_usage_line(
+    cli: Cli, age: str, fragments: list[str]
+) -> None:
+    """An age longer than a timedelta holds, or reaching back before year 1, is one line,
+    exit 2, and the archive is kept."""
+    job_id = proletarian.enqueue(cli.store, "t", None)
+    claim = cli.store.claim(["default"], worker_id="w")
+    assert claim is not None
+    claim.succeed()
+    one_line_error(cli("prune", "--older-than", age), 2, *fragments)
+    assert cli.store.get_job(job_id) is not None
+
+
+def test_retry_of_an_id_that_is_not_utf8_is_one_usage_line(cli: Cli) -> None:
+    """A job id that is not UTF-8 is refused before it reaches a driver that can't encode it."""
+    one_line_error(cli("retry", "\udcff"), 2, "argument 2 is not UTF-8: b'\\xff'")
+
+
+def test_a_url_variable_that_is_not_utf8_is_one_usage_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PROLETARIAN_URL holding bytes that are not UTF-8 is one line, exit 2."""
+    monkeypatch.setenv(session.URL_VARIABLE, "sqlite:////tmp/\udcff.db")
+    one_line_error(run(capsys, "status"), 2, f"{session.URL_VARIABLE} is not UTF-8")
+
+
+def test_a_real_argument_that_is_not_utf8_is_one_usage_line() -> None:
+    """Run as a program, with the byte 0xff in an argument: one line on stderr, exit 2."""
+    done = subprocess.run(
+        [sys.executable, "-m", "proletarian", "enqueue", b"t\xff", "1", "--url", "memory://"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert done.stderr == b"proletarian: error: argument 2 is not UTF-8: b't\\xff'\n"
+
+
 # -- schema -------------------------------------------------------------------------------------
 
 
@@ -380,6 +472,26 @@ def test_an_unreachable_server_is_one_line_without_the_password(
     result = run(capsys, "status", "--url", url)
     one_line_error(result, 1, "store unavailable", "app:***@127.0.0.1:1")
     assert "s3cret-pw" not in result.err
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+@pytest.mark.parametrize("command", [["status"], ["worker", "json:loads"]])
+def test_an_unparseable_url_is_shown_without_its_password(
+    capsys: pytest.CaptureFixture[str], scheme: str, command: list[str]
+) -> None:
+    """`--url <scheme>://app:secret@[::1/db` (no parser accepts it) is a one-line usage error
+    showing the URL with *** for the password; memory://, which reads nothing after the scheme,
+    runs the command. The password is printed nowhere."""
+    url = f"{scheme}://app:secret@[::1/db"
+    if SCHEMES[scheme] == "memory":
+        if command[0] == "worker":
+            return  # would run until stopped; status covers memory://
+        result = run(capsys, *command, "--url", url)
+        assert result.code == 0, result
+    else:
+        result = run(capsys, *command, "--url", url)
+        one_line_error(result, 2, f"{scheme}://app:***@[::1/db")
+    assert "secret" not in result.out + result.err
 
 
 # -- the parser ---------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from proletarian.adapters.mysql._pool import ConnectionPool
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.job import Job, JobError, JobStatus, NewJob, QueueStats
+from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
@@ -389,7 +390,8 @@ class MySQLStore:
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         """Deletes in transactions of at most 5,000 rows, so a large prune holds no long locks."""
-        cutoff = utc_naive(self.clock.now() - older_than)
+        cutoff = utc_naive(prune_cutoff(older_than, self.clock.now()))
+        limit = prune_limit(limit)
         with self._connection("prune_archive") as conn, conn.cursor(Cursor) as cursor:
 
             def delete(batch: int) -> int:

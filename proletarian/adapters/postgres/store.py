@@ -15,7 +15,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from proletarian.adapters.clocks import SystemClock
-from proletarian.adapters.common import Row, check_conn, check_limit, encode
+from proletarian.adapters.common import Row, check_conn, encode
 from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
 from proletarian.adapters.postgres import rows
 from proletarian.adapters.postgres.batch import PostgresBatchClaim, claim_batch
@@ -32,7 +32,8 @@ from proletarian.adapters.postgres.statements import Statements, server_definiti
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.job import Job, NewJob, QueueStats
-from proletarian.core.urls import redact
+from proletarian.core.pruning import prune_cutoff, prune_limit
+from proletarian.core.urls import redact, scrub
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
@@ -119,7 +120,11 @@ class PostgresStore:
         reconnection backoff, so a worker resumes soon after a long outage ends. With
         `wait=True` an unreachable server raises StoreUnavailable here; with `wait=False` the
         pool connects in the background and a worker can start while the server is down.
-        ConfigurationError for bad options is raised before connecting."""
+        ConfigurationError for bad options or a URL that can't be parsed is raised before
+        connecting."""
+        problem = _parse_error(url)
+        if problem is not None:
+            raise ConfigurationError(f"PostgreSQL URL {redact(url)!r} can't be parsed: {problem}")
         pool: ConnectionPool[Any] = ConnectionPool(
             url,
             min_size=min_size,
@@ -142,7 +147,7 @@ class PostgresStore:
         except psycopg.Error as exc:
             pool.close()
             raise StoreUnavailable(
-                f"cannot connect to PostgreSQL at {redact(url)}: {_without_password(exc, url)}"
+                f"cannot connect to PostgreSQL at {redact(url)}: {scrub(str(exc).strip(), url)}"
             ) from exc
         return store
 
@@ -379,9 +384,9 @@ class PostgresStore:
             return conn.execute(self._sql.cancel, params).rowcount == 1
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
-        cutoff = self.clock.now() - older_than
+        params = (prune_cutoff(older_than, self.clock.now()), prune_limit(limit))
         with autocommitted(self.pool, "prune_archive") as conn:
-            return conn.execute(self._sql.prune, (cutoff, check_limit(limit))).rowcount
+            return conn.execute(self._sql.prune, params).rowcount
 
     def _key(self, job_id: str) -> Any | None:
         """The id as the job_id column holds it, or None for a string that can't be one."""
@@ -438,10 +443,12 @@ class PostgresStore:
         )
 
 
-def _without_password(exc: psycopg.Error, url: str) -> str:
-    text = str(exc).strip()
+def _parse_error(url: str) -> str | None:
+    """Why libpq can't parse `url`, with the password hidden, or None. libpq's message quotes
+    the URL whole, password included, so the driver's error is not kept as a cause (nor as the
+    context: this returns before anything is raised), where a traceback would print it."""
     try:
-        password = conninfo_to_dict(url).get("password")
-    except psycopg.Error:
-        return text
-    return text.replace(str(password), "***") if password else text
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        return scrub(str(exc).strip(), url)
+    return None

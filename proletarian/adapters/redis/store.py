@@ -22,6 +22,7 @@ from proletarian.adapters.redis.scripts import Scripts, translated
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError
 from proletarian.core.job import Job, NewJob, QueueStats
+from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.core.urls import redact
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
@@ -199,9 +200,9 @@ class RedisStore:
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         """Deletes in batches of PRUNE_BATCH, one script each, so Redis is never blocked long;
         the whole prune is therefore not atomic (each job's deletion is)."""
-        cutoff = micros(self.clock.now() - older_than)
+        cutoff = micros(prune_cutoff(older_than, self.clock.now()))
         return prune_in_batches(
-            lambda batch: int(self._call("prune", cutoff, batch)), limit, PRUNE_BATCH
+            lambda batch: int(self._call("prune", cutoff, batch)), prune_limit(limit), PRUNE_BATCH
         )
 
     def install_schema(self) -> None:

@@ -15,7 +15,6 @@ from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.common import (
     DEFAULT_LEASE,
     check_conn,
-    check_limit,
     encode,
     error_params,
     new_token,
@@ -35,6 +34,7 @@ from proletarian.adapters.sqlite._sql import (
 )
 from proletarian.core.errors import ClaimLost, ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.job import Job, JobError, JobStatus, NewJob, QueueStats
+from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.core.urls import kind_of, redact
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
@@ -106,10 +106,13 @@ class SQLiteStore:
         `synchronous`, `busy_timeout` and `lease` (seconds); keyword options win over it."""
         if kind_of(url) != "sqlite":
             raise ConfigurationError(f"SQLiteStore needs a sqlite:/// URL, got {redact(url)!r}")
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise ConfigurationError(f"SQLite URL {redact(url)!r} is malformed: {exc}") from None
         if parts.netloc or not parts.path.startswith("/"):
             raise ConfigurationError(
-                f"SQLite URL {url!r} must have no host: sqlite:///relative/path.db or "
+                f"SQLite URL {redact(url)!r} must have no host: sqlite:///relative/path.db or "
                 "sqlite:////absolute/path.db"
             )
         from_query: dict[str, Any] = {}
@@ -347,9 +350,9 @@ class SQLiteStore:
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         """Delete archived jobs finished before now - `older_than`, in one transaction."""
+        cutoff = to_text(prune_cutoff(older_than, self.clock.now()))
+        count = prune_limit(limit)
         self._ready()
-        cutoff = to_text(self.clock.now() - older_than)
-        count = check_limit(limit)
         with self._write() as conn:
             return int(
                 conn.execute(self._sql.prune, (cutoff, -1 if count is None else count)).rowcount
