@@ -11,7 +11,6 @@ import attrs
 
 from proletarian.core import names
 from proletarian.core.errors import ConfigurationError
-from proletarian.core.text import storable
 
 MAX_META_ITEMS = 32
 MAX_META_LENGTH = 1024
@@ -42,21 +41,21 @@ MAX_ERROR_TRACEBACK = 100_000
 
 
 def _error_type(value: str) -> str:
-    return storable(value, MAX_ERROR_TYPE)
+    return names.storable(value, MAX_ERROR_TYPE)
 
 
 def _error_message(value: str) -> str:
-    return storable(value, MAX_ERROR_MESSAGE)
+    return names.storable(value, MAX_ERROR_MESSAGE)
 
 
 def _error_traceback(value: str) -> str:
-    return storable(value, MAX_ERROR_TRACEBACK)
+    return names.storable(value, MAX_ERROR_TRACEBACK)
 
 
 @attrs.frozen(kw_only=True)
 class JobError:
     """What went wrong in one attempt: the exception type, its message and the traceback text.
-    Each is made storable when the error is built (see `text.storable`), so no store can refuse
+    Each is made storable when the error is built (see `names.storable`), so no store can refuse
     to record it."""
 
     type: str = attrs.field(converter=_error_type)

@@ -28,6 +28,32 @@ def unstorable(text: str, *, allow_nul: bool = False) -> str | None:
     return f"a lone surrogate {found.group()!r} at index {found.start()}, which is not Unicode"
 
 
+def storable(value: str, limit: int) -> str:
+    """`value` with what `unstorable` finds written as visible backslash escapes, at most
+    `limit` characters long: text over it keeps its beginning and its end (where a traceback
+    names the error), with a note of how much was cut between them. For text proletarian
+    records itself (an error's message and traceback), which must never be refused."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    if unstorable(value) is not None:
+        value = _UNSTORABLE.sub(_escaped, value)
+    if len(value) <= limit:
+        return value
+    # The note's length is bounded with the widest count it could hold, so the result fits.
+    keep = max(limit - len(_cut_note(len(value))), 0)
+    head = keep // 4
+    return value[:head] + _cut_note(len(value) - keep) + value[len(value) - (keep - head) :]
+
+
+def _escaped(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _cut_note(count: int) -> str:
+    return f"\n[... {count} characters cut ...]\n"
+
+
 def text(value: str, *, what: str) -> str:
     """Check a string stored as text (a name, a meta key or value): ConfigurationError if it is
     not a string or holds what `unstorable` finds."""

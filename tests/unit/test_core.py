@@ -20,9 +20,8 @@ from proletarian.core.job import (
     Job,
     JobStatus,
 )
-from proletarian.core.names import table_name
+from proletarian.core.names import storable, table_name
 from proletarian.core.policy import MAX_DELAY, Backoff
-from proletarian.core.text import storable
 from proletarian.core.urls import kind_of, redact
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

@@ -1,1 +1,0 @@
-"""Pure domain: jobs, retry policies and decisions. No I/O, no clock, no randomness."""

@@ -1,1 +1,0 @@
-"""Protocols the worker and the application program against; adapters implement them."""

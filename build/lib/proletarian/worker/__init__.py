@@ -1,1 +1,0 @@
-"""The threaded queue worker and the handler registry."""
