@@ -407,6 +407,9 @@ class MemoryClaim:
             store._push(record)
         store._wake({record.queue})
 
+    def interrupt(self) -> None:
+        """Nothing is held for the handler: outcomes need only the lease's token."""
+
     def abandon(self) -> None:
         store = self._store
         with store._lock:

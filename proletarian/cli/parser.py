@@ -87,6 +87,29 @@ def build() -> Parser:
         "PostgreSQL, 30 s leases elsewhere)",
     )
     work.add_argument(
+        "--timeout",
+        type=values.positive_seconds,
+        default=None,
+        metavar="S",
+        help="a job's handler is told to stop after S seconds (ctx.stopping) and cut after "
+        "--timeout-grace more: its attempt fails as JobTimeout (default: no timeout)",
+    )
+    work.add_argument(
+        "--timeout-grace",
+        type=values.positive_seconds,
+        default=30.0,
+        metavar="S",
+        help="seconds a handler past its timeout gets before it is cut (default: 30)",
+    )
+    work.add_argument(
+        "--max-abandons",
+        type=values.positive_int,
+        default=3,
+        metavar="N",
+        help="a job whose attempts ended without an outcome N times (its worker died running "
+        "it) is failed as JobAbandoned instead of run again (default: 3)",
+    )
+    work.add_argument(
         "--handler-mode",
         choices=("default", "advanced"),
         default="default",

@@ -46,6 +46,9 @@ def run_worker(args: argparse.Namespace) -> int:
             polling_interval=timedelta(seconds=args.polling_interval),
             shutdown_timeout=timedelta(seconds=args.shutdown_timeout),
             handler_mode=args.handler_mode,
+            timeout=None if args.timeout is None else timedelta(seconds=args.timeout),
+            timeout_grace=timedelta(seconds=args.timeout_grace),
+            max_abandons=args.max_abandons,
         )
         with StopSignals() as signals:
             worker.start()

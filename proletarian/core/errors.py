@@ -5,6 +5,7 @@
     ├── SerializationError (also ValueError)   a payload the serializer cannot encode or decode
     ├── UnknownJobType (also LookupError)      no handler is registered for a job type
     ├── JobAbandoned                           the job kept ending without an outcome (crashes)
+    ├── JobTimeout                             the handler ran past its timeout and was cut
     ├── TransactionAborted                     a handler went on after its SQL failed
     └── StoreError                             the store refused or failed an operation
         ├── StoreUnavailable                   connection lost, server down: worth retrying
@@ -36,6 +37,12 @@ class JobAbandoned(ProletarianError):
     """The job's attempts ended without an outcome too often (its worker died or lost the store
     while running it, `max_abandons` times): it is archived as failed instead of run again.
     `on_failed` receives this exception."""
+
+
+class JobTimeout(ProletarianError):
+    """The handler was still running a grace period after its timeout: the attempt was cut (its
+    transaction rolled back, its connection discarded, its thread given up) and counts as
+    failed, retried by the policy. A retry function and `on_failed` receive this exception."""
 
 
 class TransactionAborted(ProletarianError):

@@ -68,6 +68,15 @@ class Claim(Protocol):
         """Give the job back untouched and uncounted, as if never claimed (the transaction
         rolled back with no mark left, or the lease released)."""
 
+    def interrupt(self) -> None:
+        """Called from another thread while the handler may still be running (and may never
+        return): stop the claim from depending on the handler's connection, so an outcome can
+        be written from the calling thread. A transaction the handler holds is ended on the
+        server (its writes roll back) and its connection discarded; a transactional claim then
+        takes the job again on a new connection. Raises ClaimLost if the job can't be held
+        again (another claim took it), StoreError if the store can't be reached. Afterwards
+        only the calling thread uses the claim, and `succeed` is refused."""
+
 
 @runtime_checkable
 class Renewable(Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -14,12 +15,14 @@ from proletarian.ports.store import Claim
 
 @attrs.frozen(kw_only=True)
 class JobContext:
-    """What a handler sees besides its job. `stopping` is set when the worker shuts down: long
-    handlers should check it and return early."""
+    """What a handler sees besides its job. `stopping` is set when the worker shuts down or the
+    job's `deadline` (its timeout, if it has one) has passed: long handlers should check it and
+    return early. A handler still running a grace period after its deadline is cut."""
 
     claim: Claim
     stopping: threading.Event
     worker_id: str
+    deadline: datetime | None = None
 
     @property
     def connection(self) -> Any | None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
+from proletarian.core.decisions import check_duration
 from proletarian.core.errors import ConfigurationError, UnknownJobType
 from proletarian.core.job import Job
 from proletarian.core.names import label
@@ -23,11 +25,19 @@ class Handlers:
     def __init__(self) -> None:
         self._functions: dict[str, tuple[Callable[..., Any], bool]] = {}
         self._retry: dict[str, RetryPolicy] = {}
+        self._timeouts: dict[str, timedelta] = {}
 
     def register(
-        self, job_type: str, *, retry: RetryPolicy | None = None, with_context: bool = False
+        self,
+        job_type: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: timedelta | None = None,
+        with_context: bool = False,
     ) -> Callable[[F], F]:
+        """`retry` and `timeout` apply to this job type instead of the worker's."""
         label(job_type, what="job type")
+        check_duration(timeout, what="timeout")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError(f"retry must be a RetryPolicy, got {retry!r}")
         if job_type in self._functions:
@@ -42,12 +52,21 @@ class Handlers:
             self._functions[job_type] = (function, with_context)
             if retry is not None:
                 self._retry[job_type] = retry
+            if timeout is not None:
+                self._timeouts[job_type] = timeout
             return function
 
         return decorate
 
     def retry_for(self, job_type: str) -> RetryPolicy | None:
         return self._retry.get(job_type)
+
+    def timeout_for(self, job_type: str) -> timedelta | None:
+        return self._timeouts.get(job_type)
+
+    @property
+    def has_timeouts(self) -> bool:
+        return bool(self._timeouts)
 
     @property
     def job_types(self) -> list[str]:

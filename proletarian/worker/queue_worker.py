@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import os
 import random
 import secrets
@@ -14,19 +15,22 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
-from proletarian.core.decisions import check_max_abandons
+from proletarian.core.decisions import check_duration, check_max_abandons
 from proletarian.core.errors import ClaimLost, ConfigurationError, ProletarianError, StoreError
 from proletarian.core.names import label
 from proletarian.core.policy import RetryPolicy
 from proletarian.ports.clock import Clock
 from proletarian.ports.events import EventLog
-from proletarian.ports.store import BatchClaimer, Notifier, QueueStore
+from proletarian.ports.store import BatchClaimer, Claim, Notifier, QueueStore
 from proletarian.worker.context import JobContext, Middleware
 from proletarian.worker.handlers import Handlers
 from proletarian.worker.heartbeat import Heartbeat
 from proletarian.worker.log import guarded, logging_events
 from proletarian.worker.runner import HandlerMode, OnFailed, RetryFunction, Runner, give_back
+from proletarian.worker.watch import Run, Watch
 
+# The thread index of process_next_job() and drain(), which run on the caller's thread.
+CALLER = -1
 MAX_STORE_BACKOFF = 30.0
 MIN_STORE_BACKOFF = 0.05
 
@@ -73,6 +77,8 @@ class QueueWorker:
         worker_id: str | None = None,
         batch_size: int = 1,
         max_abandons: int = 3,
+        timeout: timedelta | None = None,
+        timeout_grace: timedelta = timedelta(seconds=30),
     ) -> None:
         self.queues = _queues(queue)
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -80,6 +86,7 @@ class QueueWorker:
         for name, value in (
             ("polling_interval", polling_interval),
             ("shutdown_timeout", shutdown_timeout),
+            ("timeout_grace", timeout_grace),
         ):
             if not isinstance(value, timedelta) or value <= timedelta(0):
                 raise ConfigurationError(f"{name} must be a positive timedelta, got {value!r}")
@@ -101,6 +108,14 @@ class QueueWorker:
             raise ConfigurationError(
                 f"batch_size={batch_size} needs a store that claims batches; "
                 f"{type(store).__name__} does not (use batch_size=1)"
+            )
+        check_duration(timeout, what="timeout")
+        if batch_size > 1 and (
+            timeout is not None or (isinstance(handler, Handlers) and handler.has_timeouts)
+        ):
+            raise ConfigurationError(
+                "timeouts need batch_size=1: a batch shares one transaction, so one of its jobs "
+                "can't be cut alone"
             )
         if retry is not None and not isinstance(retry, RetryPolicy) and not callable(retry):
             raise ConfigurationError(
@@ -125,17 +140,24 @@ class QueueWorker:
             log=self._log,
             jitter=jitter or random.random,
             max_abandons=check_max_abandons(max_abandons),
+            timeout=timeout,
+            interrupt=self._stop_claiming,
         )
+        self.timeout_grace = timeout_grace
         self._lock = threading.Lock()
         self._wakeup = threading.Condition(self._lock)  # idle threads wait here
         self._changed = threading.Condition(self._lock)  # wait_idle() waits here
         self._generation = 0  # bumped by every hint that work may be due
         self._poller = False  # whether an idle thread is already polling
         self._idle = 0
+        self._waking = 0  # idle threads woken that have not yet run
         self._busy = 0
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads: dict[int, threading.Thread] = {}  # by index, as in the worker id
+        self._indexes = itertools.count()
+        self._retired: set[int] = set()  # threads given up while their handler hung
         self._heartbeat = Heartbeat(self._stopping, self._log)
+        self._watch = Watch(self._cut)
         self._interrupted: BaseException | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -143,7 +165,7 @@ class QueueWorker:
     def start(self) -> None:
         """Start the threads and return at once. A stopped worker can be started again."""
         with self._lock:
-            if any(t.is_alive() for t in self._threads):
+            if any(t.is_alive() for t in self._threads.values()):
                 if not self._stopping.is_set():
                     raise ProletarianError("worker is already running")
                 raise ProletarianError("worker is still stopping: jobs of the last run are running")
@@ -152,13 +174,8 @@ class QueueWorker:
             self._stopping = threading.Event()
             self._heartbeat = Heartbeat(self._stopping, self._log)
             self._interrupted = None
-            self._threads = [
-                threading.Thread(
-                    target=self._work, args=(i,), name=f"proletarian-worker-{i}", daemon=True
-                )
-                for i in range(self.threads)
-            ]
-            threads = list(self._threads)
+            self._threads = {}
+            threads = [self._new_thread() for _ in range(self.threads)]
             if isinstance(self.store, Notifier):
                 threads.append(
                     threading.Thread(
@@ -180,7 +197,8 @@ class QueueWorker:
         with self._lock:
             self._stopping.set()
             self._wakeup.notify_all()
-            threads = list(self._threads)
+            threads = list(self._threads.values())
+        self._watch.stop_all()
         self._heartbeat.wake()
         deadline = time.monotonic() + (timeout or self.shutdown_timeout).total_seconds()
         for thread in threads:
@@ -232,13 +250,13 @@ class QueueWorker:
     def process_next_job(self) -> bool:
         """Claim one due job and run it to its outcome on this thread (strict mode, whatever
         `batch_size` is). True if a job ran. Store errors propagate."""
-        return self._process_one(self.worker_id)
+        return self._process_one(self.worker_id, CALLER)
 
     def drain(self) -> int:
         """Run jobs on this thread (in batches, in batch mode) until none is due; returns how
         many ran."""
         count = 0
-        while ran := self._process(self.worker_id):
+        while ran := self._process(self.worker_id, CALLER):
             count += ran
         return count
 
@@ -247,37 +265,49 @@ class QueueWorker:
         True if that happened before `timeout` seconds."""
         with self._lock:
             return self._changed.wait_for(
-                lambda: self._idle == self.threads and self._busy == 0, timeout
+                lambda: self._idle == self.threads and self._busy == 0 and not self._waking,
+                timeout,
             )
 
-    def _process(self, worker_id: str, stopping: threading.Event | None = None) -> int:
-        """Claim and run one job, or one batch in batch mode; how many jobs ran. Claims that
-        come back once `stopping` is set are given back unrun: a stop (or an interrupt of a
-        sibling thread) may begin while a claim is on its way."""
+    def _process(self, worker_id: str, thread: int) -> int:
+        """Claim and run one job, or one batch in batch mode; how many jobs ran. On a worker
+        thread, claims that come back once the worker is stopping are given back unrun: a stop
+        (or an interrupt of a sibling thread) may begin while a claim is on its way."""
         if self._batcher is None:
-            return 1 if self._process_one(worker_id, stopping) else 0
-        return self._process_batch(self._batcher, worker_id, stopping)
+            return 1 if self._process_one(worker_id, thread) else 0
+        return self._process_batch(self._batcher, worker_id, thread)
 
-    def _process_one(self, worker_id: str, stopping: threading.Event | None = None) -> bool:
+    def _process_one(self, worker_id: str, thread: int) -> bool:
         claim = self.store.claim(self.queues, worker_id=worker_id)
         if claim is None:
             return False
-        if stopping is not None and stopping.is_set():
+        if thread != CALLER and self._stopping.is_set():
             give_back([claim])
             return False
         self._heartbeat.hold(claim)
         try:
-            ctx = JobContext(claim=claim, stopping=self._stopping, worker_id=worker_id)
-            self._runner.run(claim, ctx)
+            self._run(claim, worker_id, thread, self._runner.timeout_for(claim.job))
         finally:
             self._heartbeat.release(claim)
         return True
 
-    def _process_batch(
-        self, store: BatchClaimer, worker_id: str, stopping: threading.Event | None = None
-    ) -> int:
+    def _run(self, claim: Claim, worker_id: str, thread: int, timeout: timedelta | None) -> None:
+        """Run one claim, watched: its handler's `ctx.stopping` is set when the worker stops or
+        the job's timeout passes, and a handler still running past the grace is cut."""
+        run = Run(claim, thread=thread, worker_id=worker_id, timeout=timeout)
+        deadline = None if timeout is None else self._runner.clock.now() + timeout
+        ctx = JobContext(claim=claim, stopping=run.stopping, worker_id=worker_id, deadline=deadline)
+        if thread != CALLER and self._stopping.is_set():
+            run.stopping.set()
+        self._watch.begin(run, self.timeout_grace)
+        try:
+            self._runner.run(claim, ctx, run.take_end)
+        finally:
+            self._watch.end(run)
+
+    def _process_batch(self, store: BatchClaimer, worker_id: str, thread: int) -> int:
         claims = store.claim_batch(self.queues, worker_id=worker_id, limit=self.batch_size)
-        if claims and stopping is not None and stopping.is_set():
+        if claims and thread != CALLER and self._stopping.is_set():
             give_back(claims)
             return 0
         for claim in claims:
@@ -285,8 +315,7 @@ class QueueWorker:
         ran = 0
         try:
             for claim in claims:
-                ctx = JobContext(claim=claim, stopping=self._stopping, worker_id=worker_id)
-                self._runner.run(claim, ctx)
+                self._run(claim, worker_id, thread, None)
                 ran += 1
         except BaseException:
             # Give back what this batch did not finish: the claim that raised (if it is
@@ -301,6 +330,16 @@ class QueueWorker:
 
     # -- threads --------------------------------------------------------------------------------
 
+    def _new_thread(self) -> threading.Thread:
+        """A worker thread with the next index, registered; the caller starts it. Called with
+        the lock held."""
+        index = next(self._indexes)
+        thread = threading.Thread(
+            target=self._work, args=(index,), name=f"proletarian-worker-{index}", daemon=True
+        )
+        self._threads[index] = thread
+        return thread
+
     def _work(self, index: int) -> None:
         worker_id = f"{self.worker_id}:{index}"
         backoff = MIN_STORE_BACKOFF
@@ -308,34 +347,91 @@ class QueueWorker:
             with self._lock:
                 seen = self._generation
                 self._busy += 1
+            error: BaseException | None = None
             try:
-                ran = self._process(worker_id, self._stopping)
+                ran = self._process(worker_id, index)
             except ClaimLost as exc:
                 self._log("claim_lost", {"worker_id": worker_id, "error": str(exc)})
-                ran = True
+                ran = 1
             except BaseException as exc:
-                with self._lock:
-                    self._busy -= 1
-                if not isinstance(exc, Exception):
-                    self._interrupt(worker_id, exc)
+                error, ran = exc, 0
+            with self._lock:
+                if index in self._retired:
+                    # Given up while its handler hung, and replaced: this thread ends here.
+                    self._retired.discard(index)
+                    return
+                self._busy -= 1
+                if error is None and ran:
+                    # Work was due: a peer might find more.
+                    self._wake_one()
+            if error is not None:
+                if not isinstance(error, Exception):
+                    self._interrupt(worker_id, error)
                     return
                 # A bug in a sink or middleware must not kill the thread either.
-                event = "store_unavailable" if isinstance(exc, StoreError) else "worker_error"
-                self._log(event, {"worker_id": worker_id, "error": repr(exc), "retry_in": backoff})
+                event = "store_unavailable" if isinstance(error, StoreError) else "worker_error"
+                self._log(
+                    event, {"worker_id": worker_id, "error": repr(error), "retry_in": backoff}
+                )
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, MAX_STORE_BACKOFF)
                 continue
             if backoff > MIN_STORE_BACKOFF:
                 self._log("store_recovered", {"worker_id": worker_id})
                 backoff = MIN_STORE_BACKOFF
-            with self._lock:
-                self._busy -= 1
-                if ran:
-                    # Work was due: a peer might find more, so wake one.
-                    self._generation += 1
-                    self._wakeup.notify()
-                elif self._generation == seen:
-                    self._idle_wait()
+            if not ran:
+                with self._lock:
+                    if self._generation == seen:
+                        self._idle_wait()
+
+    def _cut(self, run: Run) -> None:
+        """On a thread of its own: a handler ran past its timeout and grace. Unless it returned
+        meanwhile, its worker thread is given up (another takes its place) and the attempt is
+        recorded as failed with JobTimeout, retried by the policy."""
+        if not run.take_end():
+            return
+        self._heartbeat.release(run.claim)
+        replaced = self._give_up(run.thread)
+        assert run.timeout is not None
+        try:
+            self._runner.cut(run.claim, run.worker_id, run.timeout)
+        except ClaimLost as exc:
+            self._log("claim_lost", {"worker_id": run.worker_id, "error": str(exc)})
+        except Exception as exc:
+            self._log("worker_error", {"worker_id": run.worker_id, "error": repr(exc)})
+            give_back([run.claim])
+        finally:
+            if replaced:
+                # The given-up thread's job counted as busy until its outcome was written,
+                # which may have made it due again.
+                with self._lock:
+                    self._busy -= 1
+                    self._wake_one()
+                    self._changed.notify_all()
+
+    def _give_up(self, index: int) -> bool:
+        """Forget a worker thread stuck in a cut handler and start another in its place (unless
+        the worker is stopping), so the worker keeps its number of threads. False for the
+        caller's own thread, which is not the worker's to give up."""
+        if index == CALLER:
+            return False
+        with self._lock:
+            stuck = self._threads.pop(index)
+            self._retired.add(index)
+            replacement = None if self._stopping.is_set() else self._new_thread()
+        self._log(
+            "worker_thread_replaced",
+            {"worker_id": self.worker_id, "stuck": stuck.name, "replaced": replacement is not None},
+        )
+        if replacement is not None:
+            replacement.start()
+        return True
+
+    def _stop_claiming(self) -> None:
+        """A handler raised KeyboardInterrupt or SystemExit: no thread claims anything more."""
+        with self._lock:
+            self._stopping.set()
+            self._wakeup.notify_all()
 
     def _interrupt(self, worker_id: str, exc: BaseException) -> None:
         """KeyboardInterrupt or SystemExit in a handler: the claim was given back; stop all."""
@@ -356,6 +452,7 @@ class QueueWorker:
                 self._wakeup.wait(self.polling_interval.total_seconds() if poller else None)
         finally:
             self._idle -= 1
+            self._waking = max(self._waking - 1, 0)
             if poller:
                 self._poller = False
 
@@ -385,8 +482,15 @@ class QueueWorker:
 
     def _hint(self) -> None:
         with self._lock:
-            self._generation += 1
-            self._wakeup.notify()
+            self._wake_one()
+
+    def _wake_one(self) -> None:
+        """Called with the lock held: work may be due. An idle thread is woken to look for it,
+        and counts as waking (not idle, for wait_idle) from now until it runs."""
+        self._generation += 1
+        if self._idle > self._waking:
+            self._waking += 1
+        self._wakeup.notify()
 
     # -- reporting ------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import contextlib
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Literal
 
 import attrs
@@ -22,6 +23,7 @@ from proletarian.core.errors import (
     ClaimLost,
     ConfigurationError,
     JobAbandoned,
+    JobTimeout,
     SerializationError,
     StoreError,
     StoreUnavailable,
@@ -42,6 +44,10 @@ OnFailed = Callable[[Job, BaseException], object]
 # Waits between attempts to send an outcome a leased claim could not send (store unreachable).
 OUTCOME_RETRY_FIRST = 0.05
 OUTCOME_RETRY_MAX = 2.0
+
+
+def _own() -> bool:
+    return True
 
 
 def error_of(exc: BaseException) -> JobError:
@@ -75,13 +81,18 @@ class Runner:
     log: EventLog
     jitter: Callable[[], float]
     max_abandons: int
+    timeout: timedelta | None
+    interrupt: Callable[[], None]
 
-    def run(self, claim: Claim, ctx: JobContext) -> None:
+    def run(self, claim: Claim, ctx: JobContext, end: Callable[[], bool] = _own) -> None:
         """Run the claimed job and record its outcome. A handler's Exception is an outcome;
-        a BaseException stops the worker (`ctx.stopping` is set first, so no sibling thread
-        claims the job meanwhile), gives the job back and propagates."""
+        a BaseException stops the worker (`interrupt` is called first, so no sibling thread
+        claims the job meanwhile), gives the job back and propagates. `end` says, once the
+        handler returned, whether this thread still records the outcome (False: the job was
+        cut, see `cut`)."""
         job = claim.job
         data = _event_data(job, ctx)
+        owned = False
         try:
             self.log("job_claimed", data)
             try:
@@ -90,12 +101,38 @@ class Runner:
                 # Not the handler's error (that is an outcome): ours, or a policy's. Recording
                 # it as the failure ends the claim; giving the job back would loop.
                 decision, exc = Fail(error=error_of(bug)), bug
+            owned = end()
+            if not owned:
+                self.log("cut_job_returned", data)
+                return
             self._conclude(claim, job, decision, exc, data)
         except BaseException as exc:
             if not isinstance(exc, Exception):
-                ctx.stopping.set()
-            give_back([claim])
+                self.interrupt()
+            if owned or end():
+                give_back([claim])
             raise
+
+    def cut(self, claim: Claim, worker_id: str, timeout: timedelta) -> None:
+        """Record the attempt of a handler still running past its timeout's grace as failed
+        with JobTimeout (retried by the policy), from another thread: the claim is first
+        interrupted, so the handler's transaction no longer holds the job."""
+        job = claim.job
+        data = {**_event_data(job), "worker_id": worker_id}
+        exc = JobTimeout(
+            f"the handler of job {job.id} was still running past its timeout of "
+            f"{timeout.total_seconds():g} s and its grace period; it was cut"
+        )
+        self.log("job_timed_out", {**data, "error": str(exc)})
+        claim.interrupt()
+        self._conclude(claim, job, self._decide_error(job, exc), exc, data)
+
+    def timeout_for(self, job: Job) -> timedelta | None:
+        if isinstance(self.handler, Handlers):
+            per_type = self.handler.timeout_for(job.job_type)
+            if per_type is not None:
+                return per_type
+        return self.timeout
 
     def _attempt(
         self, claim: Claim, job: Job, ctx: JobContext, data: dict[str, Any]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import proletarian
-from proletarian import JobStatus, NewJob, QueueWorker, RetryPolicy
+from proletarian import Job, JobContext, JobStatus, NewJob, QueueWorker, RetryPolicy
 from proletarian.adapters.clocks import SystemClock
 from proletarian.testing import CapturingLog
 from tests.contract.conftest import MakeStore
@@ -47,3 +48,52 @@ def test_four_threads_finish_every_job_by_policy(make_store: MakeStore) -> None:
         assert (job.status, job.attempts) == expected, payload
     assert len(log.of("job_failed")) == 40
     assert len(log.of("job_succeeded")) == 80
+
+
+def test_a_hung_handler_is_cut_and_its_job_retried_while_the_queue_goes_on(
+    make_store: MakeStore,
+) -> None:
+    """A handler that ignores its deadline (and holds `ctx.connection`, where the store has
+    one) is cut after the grace: the attempt fails with JobTimeout, its writes are undone, the
+    job is retried by its policy and succeeds; meanwhile a new thread takes the stuck one's
+    place, so the other jobs run on a one-thread worker."""
+    store = make_store(clock=SystemClock())
+    hung = proletarian.enqueue(store, "t", "hang")
+    others = proletarian.enqueue_many(store, [NewJob(job_type="t", payload=i) for i in range(5)])
+    release = threading.Event()
+    told: list[bool] = []
+
+    def handle(job: Job, ctx: JobContext) -> None:
+        if job.payload == "hang" and job.attempt == 1:
+            ctx.connection  # noqa: B018  a transaction held open, where the store has one
+            told.append(ctx.stopping.wait(timeout=30))
+            release.wait(timeout=60)
+
+    log = CapturingLog()
+    worker = QueueWorker(
+        store,
+        handle,
+        handler_mode="advanced",
+        retry=RetryPolicy(retries=1),
+        timeout=timedelta(milliseconds=200),
+        timeout_grace=timedelta(milliseconds=200),
+        polling_interval=timedelta(milliseconds=50),
+        log=log,
+    )
+    try:
+        with worker:
+            assert worker.wait_idle(timeout=60)
+            assert told == [True]
+            assert [e["job_id"] for e in log.of("job_timed_out")] == [hung]
+            assert [e["replaced"] for e in log.of("worker_thread_replaced")] == [True]
+            job = store.get_job(hung)
+            assert job is not None
+            assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 2)
+            retried = log.of("job_retry_scheduled")
+            assert [(e["job_id"], e["error_type"]) for e in retried] == [(hung, "JobTimeout")]
+            for job_id in others:
+                done = store.get_job(job_id)
+                assert done is not None
+                assert (done.status, done.attempts) == (JobStatus.SUCCEEDED, 1)
+    finally:
+        release.set()

@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 import proletarian
-from proletarian import JobError, JobStatus, QueueWorker, StoreError
+from proletarian import (
+    ConfigurationError,
+    Handlers,
+    Job,
+    JobContext,
+    JobError,
+    JobStatus,
+    QueueWorker,
+    StoreError,
+)
 from proletarian.adapters.memory import MemoryClaim, MemoryStore
 from proletarian.testing import CapturingLog, ManualClock
 
@@ -122,3 +132,103 @@ def test_a_handler_interrupt_lets_no_sibling_claim_the_job() -> None:
     assert runs == ["exit"]
     assert isinstance(worker.interrupted, SystemExit)
     assert final(store, job_id) == (JobStatus.READY, None)
+
+
+def test_a_handler_that_heeds_its_deadline_finishes_normally() -> None:
+    """At the timeout the handler's ctx.stopping is set and ctx.deadline says when that was
+    due; a handler that returns then is not cut, and its outcome is its own."""
+    store = MemoryStore()
+    job_id = proletarian.enqueue(store, "t", None)
+    seen: list[object] = []
+
+    def handle(job: Job, ctx: JobContext) -> None:
+        seen.append(ctx.deadline is not None and ctx.deadline > job.enqueued_at)
+        seen.append(ctx.stopping.wait(timeout=30))
+
+    log = CapturingLog()
+    worker = QueueWorker(
+        store, handle, handler_mode="advanced", timeout=timedelta(milliseconds=100), log=log
+    )
+    with worker:
+        assert worker.wait_idle(timeout=30)
+    assert seen == [True, True]
+    assert final(store, job_id) == (JobStatus.SUCCEEDED, None)
+    assert not log.of("job_timed_out")
+
+
+def test_a_cut_handler_that_returns_later_records_nothing_more() -> None:
+    """A handler cut by its timeout (the job failed as JobTimeout) that returns afterwards,
+    even with success, changes nothing: the outcome was taken out of its thread's hands."""
+    store = MemoryStore()
+    job_id = proletarian.enqueue(store, "t", None)
+    release = threading.Event()
+    returned = threading.Event()
+
+    def handle(job_type: str, payload: object) -> None:
+        release.wait(timeout=30)
+
+    log = CapturingLog()
+    worker = QueueWorker(
+        store,
+        handle,
+        timeout=timedelta(milliseconds=50),
+        timeout_grace=timedelta(milliseconds=50),
+        log=lambda event, data: (log(event, data), event == "cut_job_returned" and returned.set()),
+    )
+    with worker:
+        assert worker.wait_idle(timeout=30)
+        assert final(store, job_id) == (JobStatus.FAILED, "JobTimeout")
+        release.set()
+        assert returned.wait(timeout=30)
+    assert final(store, job_id) == (JobStatus.FAILED, "JobTimeout")
+    assert len(log.of("job_failed")) == 1
+    assert not log.of("job_succeeded")
+
+
+def test_handlers_give_each_job_type_its_own_timeout() -> None:
+    """A timeout registered for a job type applies to it instead of the worker's."""
+    store = MemoryStore()
+    slow = proletarian.enqueue(store, "slow", None)
+    quick = proletarian.enqueue(store, "quick", None)
+    handlers = Handlers()
+    release = threading.Event()
+
+    @handlers.register("slow", timeout=timedelta(milliseconds=50))
+    def _slow(payload: object) -> None:
+        release.wait(timeout=30)
+
+    @handlers.register("quick")
+    def _quick(payload: object) -> None:
+        release.wait(timeout=0.3)
+
+    worker = QueueWorker(
+        store,
+        handlers,
+        threads=2,
+        timeout=timedelta(seconds=30),
+        timeout_grace=timedelta(milliseconds=50),
+        log=CapturingLog(),
+    )
+    try:
+        with worker:
+            assert worker.wait_idle(timeout=30)
+            assert final(store, slow) == (JobStatus.FAILED, "JobTimeout")
+            assert final(store, quick) == (JobStatus.SUCCEEDED, None)
+    finally:
+        release.set()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"timeout": timedelta(0)}, {"timeout": 5}, {"timeout_grace": timedelta(seconds=-1)}],
+)
+def test_bad_timeouts_are_refused(kwargs: dict[str, Any]) -> None:
+    """A timeout must be a positive timedelta (or None); so must the grace."""
+    with pytest.raises(ConfigurationError, match="timeout"):
+        QueueWorker(MemoryStore(), lambda t, p: None, **kwargs)
+
+
+def test_timeouts_in_batch_mode_are_refused() -> None:
+    """A batch shares one transaction, so a timeout is refused with batch_size > 1."""
+    with pytest.raises(ConfigurationError, match="batch_size=1"):
+        QueueWorker(MemoryStore(), lambda t, p: None, batch_size=5, timeout=timedelta(1))

@@ -91,6 +91,11 @@ class ConnectionPool:
                 return
         self._drop(conn)
 
+    def discard(self, conn: Connection) -> None:
+        """Close a connection taken from the pool that must not be used again (its session was
+        ended on the server), making room for a new one."""
+        self._drop(conn)
+
     @contextlib.contextmanager
     def connection(self) -> Iterator[Connection]:
         """A connection for one operation, given back (or dropped) when the block ends."""

@@ -43,6 +43,7 @@ RELEASE_SAVEPOINT = "RELEASE SAVEPOINT proletarian_handler"
 ROLLBACK_TO_SAVEPOINT = "ROLLBACK TO SAVEPOINT proletarian_handler"
 COMMIT = "COMMIT"
 ROLLBACK = "ROLLBACK"
+KILL = "KILL %s"
 
 # In tables.sql only the two table names are backtick-quoted, so renaming the tables is a
 # substitution of quoted names (index names are per table in MySQL and need no change).

@@ -28,7 +28,7 @@ from proletarian.adapters.mysql._driver import (
 )
 from proletarian.adapters.mysql._pool import ConnectionPool
 from proletarian.adapters.serializers import JsonSerializer
-from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
+from proletarian.core.errors import ClaimLost, ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.job import Job, JobError, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.ports.clock import Clock
@@ -251,12 +251,21 @@ class MySQLStore:
         conn.rollback()
         return None
 
-    def _relock(self, conn: Connection, key: Any, due: datetime) -> bool:
-        """Lock a carefully claimed job again and undo its count and hiding, uncommitted."""
-        found = run(
-            conn, [(self._sql.lock_again, (key,)), (self._sql.uncount_abandon, (due, key))]
-        )[0]
-        return bool(found)
+    def _relock(
+        self,
+        conn: Connection,
+        key: Any,
+        due: datetime,
+        *,
+        before: Sequence[Step] = (),
+        undo: bool = True,
+    ) -> bool:
+        """Lock a claimed job again (after `before`, in the same round trip) and, with `undo`,
+        undo a careful claim's count and hiding, uncommitted."""
+        steps = [*before, (self._sql.lock_again, (key,))]
+        if undo:
+            steps.append((self._sql.uncount_abandon, (due, key)))
+        return bool(run(conn, steps)[len(before)])
 
     def _lock_next(
         self, conn: Connection, queues: list[str], now: datetime
@@ -439,6 +448,7 @@ class MySQLClaim:
         self._due = row[sql.POSITION["process_at"]]
         self._careful = careful
         self._savepoint = False
+        self._cut = False  # interrupted: the handler's writes are gone, success is refused
         self._started_at = utc_naive(started_at)
         self.job, self.decode_error = sql.to_job(
             row, keys=store._keys, serializer=store.serializer, status=JobStatus.RUNNING
@@ -457,10 +467,37 @@ class MySQLClaim:
         return conn
 
     def succeed(self) -> None:
+        if self._cut:
+            raise ClaimLost(f"job {self.job.id} can't succeed: it was cut, its writes undone")
         self._archive(JobStatus.SUCCEEDED, None)
 
     def fail(self, error: JobError) -> None:
         self._archive(JobStatus.FAILED, error)
+
+    def interrupt(self) -> None:
+        """KILL the claim's connection on the server (its transaction rolls back, whatever the
+        handler is doing on it), discard it, and lock the job again on a new connection,
+        waiting for the rollback to let go of the row (at most innodb_lock_wait_timeout). The
+        KILL and the lock go in one round trip, so the lock is queued on the row before the
+        rollback ends: SKIP LOCKED claims pass over a row with a queued lock."""
+        conn = self._held()
+        self._conn = None
+        self._cut = True
+        store = self._store
+        thread_id: int = conn.thread_id()  # type: ignore[no-untyped-call]
+        try:
+            with translate(store._where, f"interrupting job {self.job.id}"):
+                again = store._pool.get()
+                try:
+                    held = self._hold_again(again, kill=thread_id)
+                except BaseException as exc:
+                    store._pool.give_back(again, exc)
+                    raise
+        finally:
+            store._pool.discard(conn)
+        if not held:
+            store._pool.give_back(again)
+            raise ClaimLost(f"job {self.job.id} was taken by another claim when it was cut")
 
     def _archive(self, status: JobStatus, error: JobError | None) -> None:
         store = self._store
@@ -544,19 +581,25 @@ class MySQLClaim:
         store = self._store
         try:
             conn.rollback()
-            if self._careful:
-                held = store._relock(conn, self._key, self._due)
-            else:
-                held = bool(run(conn, [(store._sql.lock_again, (self._key,))])[0])
-            if held:
-                self._savepoint = False
-                self._conn = conn
+            if self._hold_again(conn):
                 return
             conn.rollback()
         except MySQLError as exc:
             store._pool.give_back(conn, exc)
             return
         store._pool.give_back(conn)
+
+    def _hold_again(self, conn: Connection, *, kill: int | None = None) -> bool:
+        """Lock the job on `conn` in a new transaction (a careful claim's count undone again),
+        first ending the connection `kill` if given, and hold the claim by it; False, with
+        nothing held, if the job is gone."""
+        store = self._store
+        steps = [] if kill is None else [(sql.KILL, (kill,))]
+        held = store._relock(conn, self._key, self._due, before=steps, undo=self._careful)
+        if held:
+            self._savepoint = False
+            self._conn = conn
+        return held
 
     def __repr__(self) -> str:
         state = "held" if self._conn is not None else "ended"

@@ -210,6 +210,13 @@ class PostgresBatchClaim:
     def fail(self, error: JobError) -> None:
         self._end("failed", None, error, undo_handler=True)
 
+    def interrupt(self) -> None:
+        """A batch shares one transaction: one job of it can't be cut alone (the worker refuses
+        timeouts in batch mode)."""
+        raise StoreError(
+            f"job {self.job.id} is part of a batch, whose jobs can't be interrupted one by one"
+        )
+
     def abandon(self) -> None:
         """Roll the whole batch back: its jobs run again, as if never claimed."""
         self._ended = True

@@ -51,6 +51,7 @@ class PostgresClaim:
         self._job_id = row[rows.ID]
         self._started_at = started_at
         self._savepoint = False
+        self._cut = False  # interrupted: the handler's writes are gone, success is refused
         self.decode_error = decode_error
         self.job: Job = rows.to_job(row, payload=payload, status=JobStatus.RUNNING)
 
@@ -91,6 +92,42 @@ class PostgresClaim:
         )
         self._end("fail", "archive", params, undo_handler=True)
 
+    def interrupt(self) -> None:
+        """End the claim's backend on the server (its transaction aborts, whatever the handler
+        is doing on it), discard its connection, and lock the job again in a new transaction.
+
+        One statement ends the backend and then waits for the job's row: a waiter queued on a
+        row keeps every SKIP LOCKED claim off it, so no other worker takes the job in between
+        (it would count an abandonment and run it again)."""
+        borrowed = self._holding()
+        self._borrowed = None
+        self._cut = True
+        # As a claim holds its connection: the server-prepared outcomes send their COMMIT on
+        # an autocommit connection in an explicit transaction.
+        again = Borrowed(self._pool, autocommit=self._server is not None)
+        params = {"job_id": self._job_id, "pid": borrowed.conn.info.backend_pid}
+        try:
+            with translated("interrupt"):
+                if self._server is not None:
+                    again.conn.execute(b"BEGIN")
+                again.conn.execute(self._sql.lock_timeout)
+                try:
+                    held = again.conn.execute(self._sql.take_from, params).fetchone()
+                except psycopg.errors.LockNotAvailable:
+                    held = None
+        except BaseException:
+            again.give_back()
+            raise
+        finally:
+            # The rollback fails on the ended connection, which is then closed: the pool opens
+            # a new one in its place.
+            borrowed.give_back()
+        if held is None:
+            again.give_back()
+            raise ClaimLost(f"job {self.job.id} was taken by another claim when it was cut")
+        self._savepoint = False
+        self._borrowed = again
+
     def abandon(self) -> None:
         """Roll back, then clear the mark that leaves: the job is as it was before the claim,
         and its next claim counts no abandonment."""
@@ -105,6 +142,8 @@ class PostgresClaim:
         """Close the handler's savepoint, write the outcome and commit: one round trip."""
         borrowed = self._holding()
         conn = borrowed.conn
+        if not undo_handler and self._cut:
+            raise ClaimLost(f"job {self.job.id} can't succeed: it was cut, its writes undone")
         if not undo_handler and conn.info.transaction_status == TransactionStatus.INERROR:
             # The claim stays held, so the worker can record this as the attempt's error.
             raise TransactionAborted(

@@ -60,3 +60,11 @@ def autocommitted(pool: ConnectionPool[Any], action: str) -> Iterator[psycopg.Co
             yield borrowed.conn
         finally:
             borrowed.give_back()
+
+
+def own_connection(pool: ConnectionPool[Any]) -> psycopg.Connection[Any]:
+    """A new autocommit connection made as the pool makes its own, outside the pool: for a
+    statement that must not wait for a free pool connection. Close it (a context manager)."""
+    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+    kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs
+    return psycopg.connect(conninfo, **{**(kwargs or {}), "autocommit": True})

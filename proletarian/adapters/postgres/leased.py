@@ -15,7 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from proletarian.adapters.common import error_params, new_token
 from proletarian.adapters.postgres import rows, statements
-from proletarian.adapters.postgres.connections import Borrowed, autocommitted
+from proletarian.adapters.postgres.connections import Borrowed, autocommitted, own_connection
 from proletarian.adapters.postgres.errors import translated
 from proletarian.core.errors import ClaimLost, TransactionAborted
 from proletarian.core.job import Job, JobError, JobStatus
@@ -156,6 +156,21 @@ class PostgresLeasedClaim:
     def fail(self, error: JobError) -> None:
         params = self._archived("failed", error)
         self._end("fail", self._sql.leased_archive, params, keep_writes=False)
+
+    def interrupt(self) -> None:
+        """End the handler's transaction, if it asked for one: its backend is ended on the
+        server (the transaction aborts and lets go of the job's row) and its connection
+        discarded. The lease still holds the job for the outcome."""
+        with self._lock:
+            held, self._held = self._held, None
+            self._writes_lost = True
+        if held is None:
+            return
+        try:
+            with translated("interrupt"), own_connection(self._pool) as conn:
+                conn.execute(self._sql.terminate, {"pid": held.conn.info.backend_pid})
+        finally:
+            held.give_back()
 
     def abandon(self) -> None:
         """Give the job back as it was: due again, as if never claimed."""

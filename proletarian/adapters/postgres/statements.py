@@ -248,6 +248,18 @@ WHERE job_id = (
 # A transactional claim whose outcome the server refused takes its job's row again.
 _LOCK_AGAIN = "SELECT 1 FROM {job} WHERE job_id = %(job_id)s FOR UPDATE SKIP LOCKED"
 
+# An interrupted claim (see PostgresClaim.interrupt) ends the backend that held its job and
+# waits, at most this long, for its aborted transaction to let go of the row: the server aborts
+# at once, so only a row another claim took meanwhile is waited for that long. IS NOT NULL
+# keeps the call (always true) from being folded away.
+_TERMINATE = "SELECT pg_terminate_backend(%(pid)s)"
+_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10s'"
+_TAKE_FROM = """
+SELECT 1 FROM {job}
+WHERE job_id = %(job_id)s AND pg_terminate_backend(%(pid)s) IS NOT NULL
+FOR UPDATE
+"""
+
 # Giving a leased job back uncounted, as a transactional claim given back alive is.
 _RELEASE = """
 UPDATE {job} SET locked_by = NULL, locked_until = NULL
@@ -441,6 +453,9 @@ class Statements:
     count_abandoned: bytes
     clear_marks: bytes
     lock_again: bytes
+    terminate: bytes
+    lock_timeout: bytes
+    take_from: bytes
     renew: bytes
     release: bytes
     hold: bytes
@@ -514,6 +529,9 @@ class Statements:
             count_abandoned=render(_COUNT_ABANDONED),
             clear_marks=render(_CLEAR_MARKS),
             lock_again=render(_LOCK_AGAIN),
+            terminate=render(_TERMINATE),
+            lock_timeout=render(_LOCK_TIMEOUT),
+            take_from=render(_TAKE_FROM),
             renew=render(_RENEW),
             release=render(_RELEASE),
             hold=render(_HOLD),

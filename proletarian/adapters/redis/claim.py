@@ -61,6 +61,9 @@ class RedisClaim:
     def retry_at(self, when: datetime, error: JobError) -> None:
         self._run("retry", micros(when), dump_error(error), micros(self._store.clock.now()))
 
+    def interrupt(self) -> None:
+        """Nothing is held for the handler: outcomes need only the lease's token."""
+
     def abandon(self) -> None:
         self._run("abandon", micros(self._store.clock.now()))
 

@@ -468,6 +468,19 @@ class SQLiteClaim:
             if conn.execute(self._store._sql.retry, params).rowcount != 1:
                 raise self._lost()
 
+    def interrupt(self) -> None:
+        """End the handler's write transaction, if it asked for one (it holds SQLite's one
+        writer): its statement is interrupted and its connection closed, which rolls it back."""
+        held, self._held = self._held, None
+        self._writes_lost = True
+        if held is None:
+            return
+        self._store._connections.release(self._holder)
+        conn = held.conn
+        if conn is not None:
+            conn.interrupt()
+        held.close()
+
     def abandon(self) -> None:
         with self._outcome(keep_handler_writes=False) as conn:
             if conn.execute(self._store._sql.abandon, (self.job.id, self._token)).rowcount != 1:
