@@ -4,7 +4,7 @@ the queue goes on."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -168,12 +168,18 @@ def test_a_cut_handler_that_returns_later_records_nothing_more() -> None:
         release.wait(timeout=30)
 
     log = CapturingLog()
+
+    def sink(event: str, data: Mapping[str, Any]) -> None:
+        log(event, data)
+        if event == "cut_job_returned":
+            returned.set()
+
     worker = QueueWorker(
         store,
         handle,
         timeout=timedelta(milliseconds=50),
         timeout_grace=timedelta(milliseconds=50),
-        log=lambda event, data: (log(event, data), event == "cut_job_returned" and returned.set()),
+        log=sink,
     )
     with worker:
         assert worker.wait_idle(timeout=30)
