@@ -15,7 +15,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from proletarian.adapters.clocks import SystemClock
-from proletarian.adapters.common import Row, check_conn, check_limit, encode
+from proletarian.adapters.common import Row, check_conn, encode, prune_in_batches
 from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
 from proletarian.adapters.postgres import rows
 from proletarian.adapters.postgres.batch import PostgresBatchClaim, claim_batch
@@ -35,6 +35,9 @@ from proletarian.core.urls import redact
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
+
+# Archived jobs deleted per statement by prune_archive.
+PRUNE_BATCH = 5000
 
 
 class PostgresStore:
@@ -368,9 +371,15 @@ class PostgresStore:
             return conn.execute(self._sql.cancel, params).rowcount == 1
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
+        """Deletes the oldest first, in statements of at most 5,000 rows, each committed on
+        its own, so none holds many locks or runs for long."""
         cutoff = self.clock.now() - older_than
-        with autocommitted(self.pool, "prune_archive") as conn:
-            return conn.execute(self._sql.prune, (cutoff, check_limit(limit))).rowcount
+
+        def delete(batch: int) -> int:
+            with autocommitted(self.pool, "prune_archive") as conn:
+                return conn.execute(self._sql.prune, (cutoff, batch)).rowcount
+
+        return prune_in_batches(delete, limit, PRUNE_BATCH)
 
     def _key(self, job_id: str) -> Any | None:
         """The id as the job_id column holds it, or None for a string that can't be one."""
