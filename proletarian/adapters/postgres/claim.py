@@ -10,7 +10,6 @@ from psycopg.pq import TransactionStatus
 
 from proletarian.adapters.postgres import rows, statements
 from proletarian.adapters.postgres.connections import Borrowed
-from proletarian.adapters.postgres.errors import translated
 from proletarian.adapters.postgres.prepared import ServerStatements
 from proletarian.core.errors import ClaimLost, StoreError, TransactionAborted
 from proletarian.core.job import Job, JobError, JobStatus
@@ -58,8 +57,8 @@ class PostgresClaim:
         commit or roll it back yourself: the outcome does."""
         borrowed = self._holding()
         if not self._savepoint:
-            with translated("savepoint"):
-                borrowed.conn.execute(statements.SAVEPOINT)
+            with borrowed.bounded("savepoint") as conn:
+                conn.execute(statements.SAVEPOINT)
             self._savepoint = True
         return borrowed.conn
 
@@ -115,7 +114,7 @@ class PostgresClaim:
                 statements.ROLLBACK_AND_RELEASE if undo_handler else statements.RELEASE
             ) + b"; "
         try:
-            with translated(action):
+            with borrowed.bounded(action):
                 if self._server is None:
                     self._end_extended(conn, before, statement, params, action)
                     return

@@ -25,6 +25,11 @@ from proletarian.adapters.postgres.enqueueing import PreparedEnqueue, prepare
 from proletarian.adapters.postgres.errors import translated
 from proletarian.adapters.postgres.leased import PostgresLeasedClaim, lease_job
 from proletarian.adapters.postgres.listener import PostgresListener
+from proletarian.adapters.postgres.network import (
+    DEFAULT_READ_TIMEOUT,
+    Watchdog,
+    with_network_defaults,
+)
 from proletarian.adapters.postgres.prepared import ServerStatements
 from proletarian.adapters.postgres.schema import DEFAULT_SCHEMA, Names, ddl_statements
 from proletarian.adapters.postgres.statements import Statements, server_definitions
@@ -58,6 +63,11 @@ class PostgresStore:
     prepared statements don't follow a client through PgBouncer in transaction mode: there,
     pass `server_prepared=False`, and claims use psycopg's extended protocol (four round trips
     per job: BEGIN, claim, outcome, COMMIT).
+
+    `read_timeout` (seconds, None for no bound) bounds each wait for the reply to the store's
+    own statements: past it the connection is closed and StoreUnavailable raised (see
+    network.Watchdog). The handler's statements on a claim's connection are never bounded,
+    and neither is the time a claim is held while its handler runs.
     """
 
     def __init__(
@@ -73,6 +83,7 @@ class PostgresStore:
         channel: str | None = None,
         server_prepared: bool = True,
         lease: timedelta | None = None,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
     ) -> None:
         if not isinstance(pool, ConnectionPool):
             raise ConfigurationError(
@@ -99,6 +110,7 @@ class PostgresStore:
         if lease is not None and (not isinstance(lease, timedelta) or lease <= timedelta(0)):
             raise ConfigurationError(f"lease must be a positive timedelta or None, got {lease!r}")
         self.lease = lease
+        self._watchdog = Watchdog(read_timeout)
         self._owns_pool = False
 
     @classmethod
@@ -116,14 +128,18 @@ class PostgresStore:
         """A store over a pool it builds and opens for `url` (a postgresql:// URL or libpq
         conninfo), closed again by `close()`. `options` go to the constructor.
 
-        `timeout` bounds each wait for a pool connection (then StoreUnavailable), so worker
-        threads notice stop() during an outage. `reconnect_timeout` bounds the pool's own
-        reconnection backoff, so a worker resumes soon after a long outage ends. With
-        `wait=True` an unreachable server raises StoreUnavailable here; with `wait=False` the
-        pool connects in the background and a worker can start while the server is down.
-        ConfigurationError for bad options is raised before connecting."""
+        The libpq settings of network.NETWORK_DEFAULTS (connect_timeout, TCP keepalives,
+        tcp_user_timeout) are added where `url` doesn't set them, so a silent network fails
+        a wait in seconds. `timeout` bounds each wait for a pool connection (then
+        StoreUnavailable), so worker threads notice stop() during an outage.
+        `reconnect_timeout` bounds the pool's own reconnection backoff, so a worker resumes
+        soon after a long outage ends. With `wait=True` an unreachable server raises
+        StoreUnavailable here; with `wait=False` the pool connects in the background and a
+        worker can start while the server is down. ConfigurationError for bad options is
+        raised before connecting."""
+        conninfo = with_network_defaults(url)
         pool: ConnectionPool[Any] = ConnectionPool(
-            url,
+            conninfo,
             min_size=min_size,
             max_size=max_size,
             open=False,
@@ -139,7 +155,7 @@ class PostgresStore:
         try:
             # A direct first connection fails fast with the server's reason; the pool would
             # retry quietly until its timeout.
-            psycopg.connect(url).close()
+            psycopg.connect(conninfo).close()
             pool.open(wait=True)
         except psycopg.Error as exc:
             pool.close()
@@ -161,7 +177,7 @@ class PostgresStore:
         if conn is not None:
             with translated("enqueue"):
                 return prepared.run(conn)
-        with autocommitted(self.pool, "enqueue") as own:
+        with autocommitted(self.pool, "enqueue", self._watchdog) as own:
             return prepared.run(own)
 
     async def enqueue_many_async(
@@ -218,12 +234,15 @@ class PostgresStore:
             else ("claim_any", {"queues": names, "now": now})
         )
         with translated("claim"):
-            borrowed = Borrowed(self.pool, autocommit=self._server is not None)
-            try:
-                row = self._claim_row(borrowed.conn, key, params)
-            except BaseException:
-                borrowed.give_back()
-                raise
+            borrowed = Borrowed(
+                self.pool, autocommit=self._server is not None, watchdog=self._watchdog
+            )
+        try:
+            with borrowed.bounded("claim") as conn:
+                row = self._claim_row(conn, key, params)
+        except BaseException:
+            borrowed.give_back()
+            raise
         if row is None:
             borrowed.give_back()
             return None
@@ -269,6 +288,7 @@ class PostgresStore:
         return claim_batch(
             self.pool,
             self._sql,
+            watchdog=self._watchdog,
             serializer=self.serializer,
             clock=self.clock,
             queues=queues,
@@ -281,6 +301,7 @@ class PostgresStore:
         return lease_job(
             self.pool,
             self._sql,
+            watchdog=self._watchdog,
             serializer=self.serializer,
             clock=self.clock,
             lease=lease,
@@ -317,7 +338,7 @@ class PostgresStore:
         if key is None:
             return None
         now = self.clock.now()
-        with autocommitted(self.pool, "get_job") as conn:
+        with autocommitted(self.pool, "get_job", self._watchdog) as conn:
             cursor = conn.cursor(row_factory=tuple_row)
             found = cursor.execute(self._sql.get_job, {"job_id": key, "now": now}).fetchone()
         if found is None:
@@ -336,7 +357,7 @@ class PostgresStore:
         """One statement over both tables. It counts every row: prune the archive to keep it
         quick."""
         now = self.clock.now()
-        with autocommitted(self.pool, "stats") as conn:
+        with autocommitted(self.pool, "stats", self._watchdog) as conn:
             cursor = conn.cursor(row_factory=tuple_row)
             found = cursor.execute(self._sql.stats, {"now": now}).fetchall()
         return {
@@ -358,7 +379,7 @@ class PostgresStore:
         if key is None:
             return False
         params = {"job_id": key, "now": self.clock.now(), "channel": self.names.channel}
-        with autocommitted(self.pool, "retry_failed") as conn:
+        with autocommitted(self.pool, "retry_failed", self._watchdog) as conn:
             return conn.execute(self._sql.retry_failed, params).rowcount == 1
 
     def cancel(self, job_id: str) -> bool:
@@ -367,16 +388,16 @@ class PostgresStore:
         if key is None:
             return False
         params = {"job_id": key, "now": self.clock.now()}
-        with autocommitted(self.pool, "cancel") as conn:
+        with autocommitted(self.pool, "cancel", self._watchdog) as conn:
             return conn.execute(self._sql.cancel, params).rowcount == 1
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         """Deletes the oldest first, in statements of at most 5,000 rows, each committed on
-        its own, so none holds many locks or runs for long."""
+        its own: none holds many locks, or runs long enough to meet read_timeout."""
         cutoff = self.clock.now() - older_than
 
         def delete(batch: int) -> int:
-            with autocommitted(self.pool, "prune_archive") as conn:
+            with autocommitted(self.pool, "prune_archive", self._watchdog) as conn:
                 return conn.execute(self._sql.prune, (cutoff, batch)).rowcount
 
         return prune_in_batches(delete, limit, PRUNE_BATCH)
@@ -402,7 +423,7 @@ class PostgresStore:
         """Create the schema(s), tables and indexes if missing, in one transaction. Idempotent
         and safe to run from several processes at once."""
         statements = ddl_statements(self.names, bigint_ids=self.bigint_ids)
-        with autocommitted(self.pool, "install_schema") as conn, conn.transaction():
+        with autocommitted(self.pool, "install_schema", self._watchdog) as conn, conn.transaction():
             conn.execute(self._sql.install_lock, (".".join(self.names.job),))
             for statement in statements:
                 conn.execute(statement)
