@@ -4,13 +4,15 @@ configuration and error translation."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pymysql
 import pytest
@@ -497,7 +499,9 @@ def test_url_options_reach_the_driver_and_bad_ones_are_refused() -> None:
     """Known URL query options are accepted; an unknown one or a bad value is refused."""
     require("mysql")
     store = MySQLStore.connect(
-        f"{MYSQL_URL}?connect_timeout=5&read_timeout=30&charset=utf8mb4",
+        f"{MYSQL_URL}?connect_timeout=5&read_timeout=30&charset=utf8mb4"
+        "&keepalives=1&keepalives_idle=20&keepalives_interval=2&keepalives_count=4"
+        "&tcp_user_timeout=5000",
         job_table=JOB_TABLE,
         archived_job_table=ARCHIVED_JOB_TABLE,
     )
@@ -510,8 +514,69 @@ def test_url_options_reach_the_driver_and_bad_ones_are_refused() -> None:
         MySQLStore.connect(f"{MYSQL_URL}?colour=red")
     with pytest.raises(ConfigurationError, match="connect_timeout"):
         MySQLStore.connect(f"{MYSQL_URL}?connect_timeout=soon")
+    with pytest.raises(ConfigurationError, match="keepalives_idle must be a whole number"):
+        MySQLStore.connect(f"{MYSQL_URL}?keepalives_idle=-1")
+    with pytest.raises(ConfigurationError, match="tcp_user_timeout must be a whole number"):
+        MySQLStore({"host": "127.0.0.1", "tcp_user_timeout": 1.5})
     with pytest.raises(ConfigurationError, match="mysql://"):
         MySQLStore.connect("postgresql://u@h/db")
+
+
+def socket_of(store: MySQLStore) -> socket.socket:
+    """The socket of a connection the store made (and gave back to its pool)."""
+    conn = store._pool.get()
+    store._pool.give_back(conn)
+    sock: socket.socket = cast(Any, conn)._sock
+    return sock
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="no TCP_USER_TIMEOUT here")
+def test_connections_carry_the_network_defaults_unless_told_otherwise(
+    store: MySQLStore, tmp_path: Path
+) -> None:
+    """Connections the store makes wait 60 s for each read, probe a silent peer after 10 s
+    idle, every 5 s, and give up on unacknowledged data after 15 s; the URL's own settings
+    win."""
+    sock = socket_of(store)
+    assert sock.gettimeout() == 60.0
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 10
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 5
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 15000
+    tuned = MySQLStore.connect(
+        f"{MYSQL_URL}?read_timeout=7&write_timeout=7&keepalives_idle=20&tcp_user_timeout=0",
+        job_table=JOB_TABLE,
+        archived_job_table=ARCHIVED_JOB_TABLE,
+    )
+    try:
+        sock = socket_of(tuned)
+        assert sock.gettimeout() == 7.0
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 20
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 0
+    finally:
+        tuned.close()
+
+
+def test_a_claim_held_longer_than_read_timeout_still_ends(tmp_path: Path) -> None:
+    """read_timeout bounds each read, not a claim: with read_timeout=0.3 a claim whose
+    connection stays idle for a second while its handler works still commits its outcome."""
+    store = MySQLStore.connect(
+        f"{MYSQL_URL}?read_timeout=0.3",
+        job_table=JOB_TABLE,
+        archived_job_table=ARCHIVED_JOB_TABLE,
+    )
+    try:
+        job_id = proletarian.enqueue(store, "t", None)
+        claim = store.claim(["default"], worker_id="w")
+        assert claim is not None
+        threading.Event().wait(1.0)  # the handler at work: no read is waiting meanwhile
+        claim.succeed()
+        job = store.get_job(job_id)
+        assert job is not None
+        assert job.status is JobStatus.SUCCEEDED
+    finally:
+        store.close()
 
 
 def test_unreachable_server_is_store_unavailable_without_the_password() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
@@ -15,6 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 import proletarian
@@ -31,6 +33,7 @@ from proletarian import (
 from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.ids import DatabaseIds
 from proletarian.adapters.postgres import PostgresClaim, PostgresStore
+from proletarian.adapters.postgres.network import with_network_defaults
 from proletarian.worker.context import CallNext
 from tests.fixtures.postgres import (
     APPLICATION,
@@ -371,6 +374,88 @@ def test_unreachable_server_is_unavailable_without_the_password() -> None:
         PostgresStore.connect("postgresql://u:secret@127.0.0.1:1/none")
     assert "secret" not in str(caught.value)
     assert "127.0.0.1" in str(caught.value)
+
+
+# -- network timeouts ---------------------------------------------------------------------------
+
+
+def test_network_defaults_fill_in_only_what_the_url_leaves_unset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """connect() adds libpq's connect_timeout, keepalives and tcp_user_timeout where the URL
+    has none of its own; the URL's value, or PGCONNECT_TIMEOUT, wins. A malformed conninfo is
+    a ConfigurationError."""
+    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
+    filled = conninfo_to_dict(
+        with_network_defaults("postgresql://u@h/db?connect_timeout=30&keepalives_idle=60")
+    )
+    assert filled == {
+        "user": "u",
+        "host": "h",
+        "dbname": "db",
+        "connect_timeout": "30",
+        "keepalives": "1",
+        "keepalives_idle": "60",
+        "keepalives_interval": "5",
+        "keepalives_count": "3",
+        "tcp_user_timeout": "15000",
+    }
+    assert conninfo_to_dict(with_network_defaults("host=h"))["connect_timeout"] == "5"
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "12")
+    assert "connect_timeout" not in conninfo_to_dict(with_network_defaults("host=h"))
+    with pytest.raises(ConfigurationError, match="can't be parsed"):
+        PostgresStore.connect("host=h port")
+
+
+@pytest.mark.parametrize("value", [0, -1, "5", True])
+def test_bad_read_timeout_is_refused(value: Any) -> None:
+    """read_timeout is a positive number of seconds, or None."""
+    with pytest.raises(ConfigurationError, match="read_timeout"):
+        PostgresStore.connect("postgresql://u@127.0.0.1:1/none", read_timeout=value)
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="no TCP_USER_TIMEOUT here")
+def test_pool_connections_carry_the_network_defaults(store: PostgresStore) -> None:
+    """The connections of a pool connect() built probe a silent peer after 10 s idle, every
+    5 s, and give up on unacknowledged data after 15 s."""
+    with store.pool.connection() as conn, socket.socket(fileno=os.dup(conn.fileno())) as sock:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 10
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 5
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 15000
+
+
+def test_read_timeout_bounds_the_stores_statements_not_the_handlers(store: PostgresStore) -> None:
+    """With read_timeout=0.3 a claim can be held, and a handler's statement on it can run,
+    for longer, and the job still succeeds; a statement of the store's own that gets no
+    answer in time (an enqueue waiting for a table lock) raises StoreUnavailable naming
+    read_timeout, and the store goes on working once the lock is gone."""
+    bounded = PostgresStore.connect(TEST_URL, schema=SCHEMA, read_timeout=0.3)
+    try:
+        job_id = proletarian.enqueue(bounded, "t", None)
+        claim = bounded.claim(["default"], worker_id="w")
+        assert claim is not None
+        assert isinstance(claim.connection, psycopg.Connection)
+        claim.connection.execute("SELECT pg_sleep(1)")
+        claim.succeed()
+        job = store.get_job(job_id)
+        assert job is not None
+        assert job.status is JobStatus.SUCCEEDED
+        with admin() as conn, conn.transaction():
+            conn.execute(
+                sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                    sql.Identifier(SCHEMA, "job")
+                )
+            )
+            with pytest.raises(StoreUnavailable, match=r"within 0\.3s \(read_timeout\)"):
+                proletarian.enqueue(bounded, "t", None)
+        later = proletarian.enqueue(bounded, "t", None)
+        job = store.get_job(later)
+        assert job is not None
+        assert job.status is JobStatus.READY
+    finally:
+        bounded.close()
 
 
 def test_claims_over_several_queues_follow_claim_order_and_skip_held_jobs(

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import pymysql
 from pymysql.connections import Connection
 from pymysql.constants import CLIENT
 from pymysql.cursors import Cursor
@@ -18,6 +17,7 @@ from pymysql.cursors import Cursor
 # the driver goes on raising the first copy's classes.
 from pymysql.err import InterfaceError, MySQLError
 
+from proletarian.adapters.mysql import _network
 from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.urls import redact
 
@@ -58,6 +58,11 @@ _URL_OPTIONS: dict[str, Callable[[str], Any]] = {
     "connect_timeout": float,
     "read_timeout": float,
     "write_timeout": float,
+    "keepalives": int,
+    "keepalives_idle": int,
+    "keepalives_interval": int,
+    "keepalives_count": int,
+    "tcp_user_timeout": int,
     "ssl_ca": str,
     "ssl_cert": str,
     "ssl_key": str,
@@ -104,13 +109,14 @@ def connector(
     connect: Callable[[], Connection] | Mapping[str, Any],
 ) -> tuple[Callable[[], Connection], str]:
     """A function making connections ready for the store, and a password-free description of
-    where they go. Connections made from keyword arguments allow several statements per round
+    where they go. Connections made from keyword arguments get the network timeouts of
+    _network (where the arguments don't set them) and allow several statements per round
     trip; those from a caller's function are used as they come (one statement per trip)."""
     if isinstance(connect, Mapping):
-        kwargs = dict(connect)
+        kwargs, tcp = _network.split(connect)
         kwargs["client_flag"] = int(kwargs.get("client_flag", 0)) | CLIENT.MULTI_STATEMENTS
         kwargs.setdefault("charset", "utf8mb4")
-        make: Callable[[], Connection] = lambda: pymysql.connect(**kwargs)  # noqa: E731
+        make: Callable[[], Connection] = lambda: _network.open_connection(kwargs, tcp)  # noqa: E731
         where = (
             f"{kwargs.get('user') or ''}@{kwargs.get('unix_socket') or kwargs.get('host')}"
             f":{kwargs.get('port', 3306)}/{kwargs.get('database') or ''}"

@@ -65,7 +65,11 @@ class ConnectionPool:
                 check = since < self._suspect_since or time.monotonic() - since > IDLE_CHECK_SECONDS
             if not check or self._alive(conn):
                 return conn
+            # It idled the least of all: the others are no likelier to be alive. They are
+            # dropped too, not pinged one by one (on a silent network each ping waits for
+            # read_timeout), and a new connection is made.
             self._drop(conn)
+            self._drop_idle(since)
         try:
             return self._connect()
         except BaseException as exc:
@@ -136,6 +140,16 @@ class ConnectionPool:
         except MySQLError:
             return False
         return True
+
+    def _drop_idle(self, since: float) -> None:
+        """Drop every idle connection that has been idle since `since` or longer."""
+        with self._lock:
+            old = [conn for conn, idle_since in self._idle if idle_since <= since]
+            self._idle = [
+                (conn, idle_since) for conn, idle_since in self._idle if idle_since > since
+            ]
+        for conn in old:
+            self._drop(conn)
 
     def _drop(self, conn: Connection) -> None:
         # Closing a broken connection may fail; it is gone either way.

@@ -61,6 +61,11 @@ class MySQLStore:
 
     `connect` is a mapping of `pymysql.connect` arguments, or a function returning a new
     `pymysql.connections.Connection` (its session is set to READ COMMITTED and autocommit off).
+    Connections from a mapping get network timeouts where it sets none (see _network.py:
+    connect_timeout 5 s, read_timeout and write_timeout 60 s, TCP keepalives and
+    tcp_user_timeout), so a silent network fails an operation within seconds; those from a
+    function keep their own.
+
     `crash_delay` is how long a job waits before it is due again after a careful claim of it
     was abandoned (see `claim`): the rest of its queue goes on meanwhile.
     """
@@ -96,8 +101,10 @@ class MySQLStore:
     @classmethod
     def connect(cls, url: str, **options: Any) -> MySQLStore:
         """A store for mysql://user:password@host:port/database (or mariadb://...). Query
-        options: unix_socket, charset, connect_timeout, read_timeout, write_timeout, ssl_ca,
-        ssl_cert, ssl_key. `options` go to the constructor. No connection is made yet."""
+        options: unix_socket, charset, connect_timeout, read_timeout, write_timeout,
+        keepalives, keepalives_idle, keepalives_interval, keepalives_count, tcp_user_timeout,
+        ssl_ca, ssl_cert, ssl_key; the network timeouts absent from the URL get the defaults of
+        _network.py. `options` go to the constructor. No connection is made yet."""
         return cls(connection_kwargs(url), **options)
 
     # -- schema --------------------------------------------------------------------------------

@@ -15,6 +15,13 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 from proletarian.adapters.postgres.claim import PostgresClaim
 from proletarian.adapters.postgres.leased import PostgresLeasedClaim
 from proletarian.adapters.postgres.listener import PostgresListener
+from proletarian.adapters.postgres.network import with_network_defaults
 from proletarian.adapters.postgres.store import PostgresStore
 
-__all__ = ["PostgresClaim", "PostgresLeasedClaim", "PostgresListener", "PostgresStore"]
+__all__ = [
+    "PostgresClaim",
+    "PostgresLeasedClaim",
+    "PostgresListener",
+    "PostgresStore",
+    "with_network_defaults",
+]

@@ -11,6 +11,7 @@ once, as in strict mode, for up to `limit` jobs at a time.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from proletarian.adapters.postgres import rows, statements
 from proletarian.adapters.postgres.connections import Borrowed
 from proletarian.adapters.postgres.errors import translated
 from proletarian.adapters.postgres.marks import clear_marks, count_abandoned
+from proletarian.adapters.postgres.network import Watchdog
 from proletarian.core.errors import ClaimLost, StoreError, TransactionAborted
 from proletarian.core.job import Job, JobError, JobStatus
 from proletarian.ports.clock import Clock
@@ -33,6 +35,7 @@ def claim_batch(
     pool: ConnectionPool[Any],
     sql: statements.Statements,
     *,
+    watchdog: Watchdog,
     serializer: Serializer,
     clock: Clock,
     queues: Sequence[str],
@@ -43,18 +46,19 @@ def claim_batch(
     now = clock.now()
     names = list(queues)
     with translated("claim"):
-        borrowed = Borrowed(pool, autocommit=False)
-        try:
-            cursor = borrowed.conn.cursor(row_factory=tuple_row)
+        borrowed = Borrowed(pool, autocommit=False, watchdog=watchdog)
+    try:
+        with borrowed.bounded("claim") as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
             if len(names) == 1:
                 params = {"queue": names[0], "now": now, "limit": limit}
                 cursor.execute(sql.claim_batch_one, params)
             else:
                 cursor.execute(sql.claim_batch_any, {"queues": names, "now": now, "limit": limit})
             found = cursor.fetchall()
-        except BaseException:
-            borrowed.give_back()
-            raise
+    except BaseException:
+        borrowed.give_back()
+        raise
     if not found:
         borrowed.give_back()
         return []
@@ -77,8 +81,8 @@ def _count_suspects(
     until no suspect is left among the jobs it claims."""
     marked = [row[rows.ID] for row in suspects if row[rows.CLAIM_ABANDONED]]
     try:
-        with translated("claim"):
-            count_abandoned(borrowed.conn, sql, marked)
+        with borrowed.bounded("claim") as conn:
+            count_abandoned(conn, sql, marked)
     finally:
         borrowed.give_back()
 
@@ -112,9 +116,16 @@ class PostgresBatch:
         return self._borrowed is None
 
     def conn(self, job_id: str) -> psycopg.Connection[Any]:
+        return self._holding(job_id).conn
+
+    def bounded(self, job_id: str, action: str) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """The batch's connection for a statement of the store's own (see Borrowed.bounded)."""
+        return self._holding(job_id).bounded(action)
+
+    def _holding(self, job_id: str) -> Borrowed:
         if self._borrowed is None:
             raise StoreError(f"the batch holding job {job_id} has already ended")
-        return self._borrowed.conn
+        return self._borrowed
 
     def record(
         self, key: Any, status: str, process_at: datetime | None, error: JobError | None
@@ -131,7 +142,7 @@ class PostgresBatch:
         borrowed, self._borrowed = self._borrowed, None
         if borrowed is not None:
             borrowed.give_back()
-            clear_marks(self._pool, self._sql, self.job_ids)
+            clear_marks(self._pool, self._sql, self.job_ids, borrowed.watchdog)
 
     def _write(self) -> None:
         borrowed, self._borrowed = self._borrowed, None
@@ -149,8 +160,8 @@ class PostgresBatch:
             "started_at": self._started_at,
         }
         try:
-            with translated("batch outcome"):
-                cursor = borrowed.conn.cursor(row_factory=tuple_row)
+            with borrowed.bounded("batch outcome") as conn:
+                cursor = conn.cursor(row_factory=tuple_row)
                 row = cursor.execute(self._sql.write_outcomes, params).fetchone()
                 written = row[0] if row else 0
                 if written != len(outcomes):
@@ -158,7 +169,7 @@ class PostgresBatch:
                         f"{len(outcomes) - written} job(s) of the batch are no longer in the "
                         "queue; the whole batch is rolled back and will run again"
                     )
-                borrowed.conn.commit()
+                conn.commit()
         finally:
             borrowed.give_back()
 
@@ -184,7 +195,7 @@ class PostgresBatchClaim:
         alone when it is retried or fails. Never commit or roll it back yourself."""
         conn = self._conn()
         if not self._savepoint:
-            with translated("savepoint"):
+            with self._batch.bounded(self.job.id, "savepoint"):
                 conn.execute(statements.SAVEPOINT)
             self._savepoint = True
         return conn
@@ -230,11 +241,11 @@ class PostgresBatchClaim:
         *,
         undo_handler: bool,
     ) -> None:
-        conn = self._conn()
+        self._conn()  # raises if this claim has ended
         self._ended = True
         try:
             if self._savepoint:
-                with translated(status):
+                with self._batch.bounded(self.job.id, status) as conn:
                     conn.execute(
                         statements.ROLLBACK_AND_RELEASE if undo_handler else statements.RELEASE
                     )

@@ -62,8 +62,8 @@ class PostgresClaim:
         commit or roll it back yourself: the outcome does."""
         borrowed = self._holding()
         if not self._savepoint:
-            with translated("savepoint"):
-                borrowed.conn.execute(statements.SAVEPOINT)
+            with borrowed.bounded("savepoint") as conn:
+                conn.execute(statements.SAVEPOINT)
             self._savepoint = True
         return borrowed.conn
 
@@ -104,9 +104,13 @@ class PostgresClaim:
         self._cut = True
         # As a claim holds its connection: the server-prepared outcomes send their COMMIT on
         # an autocommit connection in an explicit transaction.
-        again = Borrowed(self._pool, autocommit=self._server is not None)
+        with translated("interrupt"):
+            again = Borrowed(
+                self._pool, autocommit=self._server is not None, watchdog=borrowed.watchdog
+            )
         params = {"job_id": self._job_id, "pid": borrowed.conn.info.backend_pid}
         try:
+            # Not bounded: the wait for the row is bounded by the lock timeout.
             with translated("interrupt"):
                 if self._server is not None:
                     again.conn.execute(b"BEGIN")
@@ -134,7 +138,7 @@ class PostgresClaim:
         borrowed = self._holding()
         self._borrowed = None
         borrowed.give_back()
-        clear_marks(self._pool, self._sql, [self._job_id])
+        clear_marks(self._pool, self._sql, [self._job_id], borrowed.watchdog)
 
     def _end(
         self, action: str, statement: str, params: tuple[Any, ...], *, undo_handler: bool
@@ -159,7 +163,7 @@ class PostgresClaim:
                 statements.ROLLBACK_AND_RELEASE if undo_handler else statements.RELEASE
             ) + b"; "
         try:
-            with translated(action):
+            with borrowed.bounded(action):
                 if self._server is None:
                     self._end_extended(conn, before, statement, params, action)
                     return
@@ -223,7 +227,7 @@ class PostgresClaim:
         claim took it meanwhile, the claim ends lost."""
         conn = borrowed.conn
         try:
-            with translated("claim again"):
+            with borrowed.bounded("claim again"):
                 conn.rollback()
                 if conn.autocommit:
                     conn.execute(b"BEGIN")

@@ -17,6 +17,7 @@ from proletarian.adapters.common import error_params, new_token
 from proletarian.adapters.postgres import rows, statements
 from proletarian.adapters.postgres.connections import Borrowed, autocommitted, own_connection
 from proletarian.adapters.postgres.errors import translated
+from proletarian.adapters.postgres.network import Watchdog
 from proletarian.core.errors import ClaimLost, TransactionAborted
 from proletarian.core.job import Job, JobError, JobStatus
 from proletarian.ports.clock import Clock
@@ -27,6 +28,7 @@ def lease_job(
     pool: ConnectionPool[Any],
     sql: statements.Statements,
     *,
+    watchdog: Watchdog,
     serializer: Serializer,
     clock: Clock,
     lease: timedelta,
@@ -43,7 +45,7 @@ def lease_job(
         query, params["queue"] = sql.lease_one, names[0]
     else:
         query, params["queues"] = sql.lease_any, names
-    with autocommitted(pool, "claim") as conn:
+    with autocommitted(pool, "claim", watchdog) as conn:
         row = conn.cursor(row_factory=tuple_row).execute(query, params).fetchone()
     if row is None:
         return None
@@ -53,6 +55,7 @@ def lease_job(
         sql,
         row,
         token,
+        watchdog=watchdog,
         clock=clock,
         lease=lease,
         started_at=now,
@@ -85,6 +88,7 @@ class PostgresLeasedClaim:
         row: tuple[Any, ...],
         token: str,
         *,
+        watchdog: Watchdog,
         clock: Clock,
         lease: timedelta,
         started_at: datetime,
@@ -93,6 +97,7 @@ class PostgresLeasedClaim:
     ) -> None:
         self.decode_error = decode_error
         self._pool = pool
+        self._watchdog = watchdog
         self._sql = sql
         self._token = token
         self._clock = clock
@@ -120,9 +125,9 @@ class PostgresLeasedClaim:
 
     def _begin(self) -> Borrowed:
         with translated("connection"):
-            borrowed = Borrowed(self._pool, autocommit=False)
-            try:
-                conn = borrowed.conn
+            borrowed = Borrowed(self._pool, autocommit=False, watchdog=self._watchdog)
+        try:
+            with borrowed.bounded("connection") as conn:
                 try:
                     held = conn.execute(self._sql.hold, self._ids()).fetchone()
                 except psycopg.errors.LockNotAvailable as exc:
@@ -130,9 +135,9 @@ class PostgresLeasedClaim:
                 if held is None:
                     raise self._lost()
                 conn.execute(statements.SAVEPOINT)
-            except BaseException:
-                borrowed.give_back()
-                raise
+        except BaseException:
+            borrowed.give_back()
+            raise
         return borrowed
 
     def renew(self) -> None:
@@ -141,7 +146,7 @@ class PostgresLeasedClaim:
             if self._held is not None or self._ended:
                 return
             params = {**self._ids(), "until": self._clock.now() + self._lease}
-            with autocommitted(self._pool, "renew") as conn:
+            with autocommitted(self._pool, "renew", self._watchdog) as conn:
                 if conn.execute(self._sql.renew, params).rowcount != 1:
                     raise self._lost()
 
@@ -199,14 +204,13 @@ class PostgresLeasedClaim:
             self._held = None
             self._ended = True
         if held is None:
-            with autocommitted(self._pool, action) as conn:
+            with autocommitted(self._pool, action, self._watchdog) as conn:
                 if conn.execute(statement, params).rowcount != 1:
                     raise self._lost()
             return
-        conn = held.conn
         self._writes_lost = True  # until the commit below
         try:
-            with translated(action):
+            with held.bounded(action) as conn:
                 end = statements.RELEASE if keep_writes else statements.ROLLBACK_AND_RELEASE
                 conn.execute(end)
                 if conn.execute(statement, params).rowcount != 1:

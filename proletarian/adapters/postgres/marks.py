@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 
 from proletarian.adapters.postgres import statements
 from proletarian.adapters.postgres.connections import autocommitted
+from proletarian.adapters.postgres.network import Watchdog
 
 
 def count_abandoned(
@@ -23,9 +24,12 @@ def count_abandoned(
 
 
 def clear_marks(
-    pool: ConnectionPool[Any], sql: statements.Statements, job_ids: Sequence[Any]
+    pool: ConnectionPool[Any],
+    sql: statements.Statements,
+    job_ids: Sequence[Any],
+    watchdog: Watchdog,
 ) -> None:
     """After a rollback that gave `job_ids` back unrun, clear the marks it left, so their next
     claim does not count an abandonment. Driver errors are translated."""
-    with autocommitted(pool, "abandon") as conn:
+    with autocommitted(pool, "abandon", watchdog) as conn:
         conn.execute(sql.clear_marks, {"job_ids": list(job_ids)})

@@ -327,7 +327,8 @@ WHERE job_id = (
 )
 """
 
-# LIMIT NULL is no limit. The archive index on finished_at serves the subquery.
+# One batch of prune_archive, the oldest first. The archive index on finished_at serves the
+# subquery.
 _PRUNE = """
 DELETE FROM {archived_job} WHERE job_id IN (
     SELECT job_id FROM {archived_job} WHERE finished_at < %s ORDER BY finished_at LIMIT %s

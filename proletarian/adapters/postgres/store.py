@@ -10,12 +10,11 @@ from datetime import timedelta
 from typing import Any, Self
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from proletarian.adapters.clocks import SystemClock
-from proletarian.adapters.common import Row, check_conn, encode
+from proletarian.adapters.common import Row, check_conn, encode, prune_in_batches
 from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
 from proletarian.adapters.postgres import rows
 from proletarian.adapters.postgres.batch import PostgresBatchClaim, claim_batch
@@ -26,6 +25,11 @@ from proletarian.adapters.postgres.errors import translated
 from proletarian.adapters.postgres.leased import PostgresLeasedClaim, lease_job
 from proletarian.adapters.postgres.listener import PostgresListener
 from proletarian.adapters.postgres.marks import count_abandoned
+from proletarian.adapters.postgres.network import (
+    DEFAULT_READ_TIMEOUT,
+    Watchdog,
+    with_network_defaults,
+)
 from proletarian.adapters.postgres.prepared import ServerStatements
 from proletarian.adapters.postgres.schema import DEFAULT_SCHEMA, Names, ddl_statements
 from proletarian.adapters.postgres.statements import Statements, server_definitions
@@ -37,6 +41,9 @@ from proletarian.core.urls import redact, scrub
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
+
+# Archived jobs deleted per statement by prune_archive.
+PRUNE_BATCH = 5000
 
 
 class PostgresStore:
@@ -57,6 +64,11 @@ class PostgresStore:
     prepared statements don't follow a client through PgBouncer in transaction mode: there,
     pass `server_prepared=False`, and claims use psycopg's extended protocol (four round trips
     per job: BEGIN, claim, outcome, COMMIT).
+
+    `read_timeout` (seconds, None for no bound) bounds each wait for the reply to the store's
+    own statements: past it the connection is closed and StoreUnavailable raised (see
+    network.Watchdog). The handler's statements on a claim's connection are never bounded,
+    and neither is the time a claim is held while its handler runs.
     """
 
     def __init__(
@@ -72,6 +84,7 @@ class PostgresStore:
         channel: str | None = None,
         server_prepared: bool = True,
         lease: timedelta | None = None,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
     ) -> None:
         if not isinstance(pool, ConnectionPool):
             raise ConfigurationError(
@@ -98,6 +111,7 @@ class PostgresStore:
         if lease is not None and (not isinstance(lease, timedelta) or lease <= timedelta(0)):
             raise ConfigurationError(f"lease must be a positive timedelta or None, got {lease!r}")
         self.lease = lease
+        self._watchdog = Watchdog(read_timeout)
         self._owns_pool = False
 
     @classmethod
@@ -115,18 +129,18 @@ class PostgresStore:
         """A store over a pool it builds and opens for `url` (a postgresql:// URL or libpq
         conninfo), closed again by `close()`. `options` go to the constructor.
 
-        `timeout` bounds each wait for a pool connection (then StoreUnavailable), so worker
-        threads notice stop() during an outage. `reconnect_timeout` bounds the pool's own
-        reconnection backoff, so a worker resumes soon after a long outage ends. With
-        `wait=True` an unreachable server raises StoreUnavailable here; with `wait=False` the
-        pool connects in the background and a worker can start while the server is down.
-        ConfigurationError for bad options or a URL that can't be parsed is raised before
-        connecting."""
-        problem = _parse_error(url)
-        if problem is not None:
-            raise ConfigurationError(f"PostgreSQL URL {redact(url)!r} can't be parsed: {problem}")
+        The libpq settings of network.NETWORK_DEFAULTS (connect_timeout, TCP keepalives,
+        tcp_user_timeout) are added where `url` doesn't set them, so a silent network fails
+        a wait in seconds. `timeout` bounds each wait for a pool connection (then
+        StoreUnavailable), so worker threads notice stop() during an outage.
+        `reconnect_timeout` bounds the pool's own reconnection backoff, so a worker resumes
+        soon after a long outage ends. With `wait=True` an unreachable server raises
+        StoreUnavailable here; with `wait=False` the pool connects in the background and a
+        worker can start while the server is down. ConfigurationError for bad options or a URL
+        that can't be parsed is raised before connecting."""
+        conninfo = with_network_defaults(url)
         pool: ConnectionPool[Any] = ConnectionPool(
-            url,
+            conninfo,
             min_size=min_size,
             max_size=max_size,
             open=False,
@@ -142,7 +156,7 @@ class PostgresStore:
         try:
             # A direct first connection fails fast with the server's reason; the pool would
             # retry quietly until its timeout.
-            psycopg.connect(url).close()
+            psycopg.connect(conninfo).close()
             pool.open(wait=True)
         except psycopg.Error as exc:
             pool.close()
@@ -164,7 +178,7 @@ class PostgresStore:
         if conn is not None:
             with translated("enqueue"):
                 return prepared.run(conn)
-        with autocommitted(self.pool, "enqueue") as own:
+        with autocommitted(self.pool, "enqueue", self._watchdog) as own:
             return prepared.run(own)
 
     async def enqueue_many_async(
@@ -222,16 +236,19 @@ class PostgresStore:
             else ("claim_any", {"queues": names, "now": now})
         )
         with translated("claim"):
-            borrowed = Borrowed(self.pool, autocommit=self._server is not None)
-            try:
-                row = self._claim_row(borrowed.conn, key, params)
+            borrowed = Borrowed(
+                self.pool, autocommit=self._server is not None, watchdog=self._watchdog
+            )
+        try:
+            with borrowed.bounded("claim") as conn:
+                row = self._claim_row(conn, key, params)
                 # Each round commits a count and clears that job's mark, so this ends.
                 while row is not None and row[rows.CLAIM_ABANDONED]:
-                    count_abandoned(borrowed.conn, self._sql, [row[rows.ID]])
-                    row = self._claim_row(borrowed.conn, key, params)
-            except BaseException:
-                borrowed.give_back()
-                raise
+                    count_abandoned(conn, self._sql, [row[rows.ID]])
+                    row = self._claim_row(conn, key, params)
+        except BaseException:
+            borrowed.give_back()
+            raise
         if row is None:
             borrowed.give_back()
             return None
@@ -278,6 +295,7 @@ class PostgresStore:
         claims = claim_batch(
             self.pool,
             self._sql,
+            watchdog=self._watchdog,
             serializer=self.serializer,
             clock=self.clock,
             queues=queues,
@@ -295,6 +313,7 @@ class PostgresStore:
         return lease_job(
             self.pool,
             self._sql,
+            watchdog=self._watchdog,
             serializer=self.serializer,
             clock=self.clock,
             lease=lease,
@@ -331,7 +350,7 @@ class PostgresStore:
         if key is None:
             return None
         now = self.clock.now()
-        with autocommitted(self.pool, "get_job") as conn:
+        with autocommitted(self.pool, "get_job", self._watchdog) as conn:
             cursor = conn.cursor(row_factory=tuple_row)
             found = cursor.execute(self._sql.get_job, {"job_id": key, "now": now}).fetchone()
         if found is None:
@@ -349,7 +368,7 @@ class PostgresStore:
         """One statement over both tables. It counts every row: prune the archive to keep it
         quick."""
         now = self.clock.now()
-        with autocommitted(self.pool, "stats") as conn:
+        with autocommitted(self.pool, "stats", self._watchdog) as conn:
             cursor = conn.cursor(row_factory=tuple_row)
             found = cursor.execute(self._sql.stats, {"now": now}).fetchall()
         return {
@@ -371,7 +390,7 @@ class PostgresStore:
         if key is None:
             return False
         params = {"job_id": key, "now": self.clock.now(), "channel": self.names.channel}
-        with autocommitted(self.pool, "retry_failed") as conn:
+        with autocommitted(self.pool, "retry_failed", self._watchdog) as conn:
             return conn.execute(self._sql.retry_failed, params).rowcount == 1
 
     def cancel(self, job_id: str) -> bool:
@@ -380,13 +399,19 @@ class PostgresStore:
         if key is None:
             return False
         params = {"job_id": key, "now": self.clock.now()}
-        with autocommitted(self.pool, "cancel") as conn:
+        with autocommitted(self.pool, "cancel", self._watchdog) as conn:
             return conn.execute(self._sql.cancel, params).rowcount == 1
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
-        params = (prune_cutoff(older_than, self.clock.now()), prune_limit(limit))
-        with autocommitted(self.pool, "prune_archive") as conn:
-            return conn.execute(self._sql.prune, params).rowcount
+        """Deletes the oldest first, in statements of at most 5,000 rows, each committed on
+        its own: none holds many locks, or runs long enough to meet read_timeout."""
+        cutoff = prune_cutoff(older_than, self.clock.now())
+
+        def delete(batch: int) -> int:
+            with autocommitted(self.pool, "prune_archive", self._watchdog) as conn:
+                return conn.execute(self._sql.prune, (cutoff, batch)).rowcount
+
+        return prune_in_batches(delete, prune_limit(limit), PRUNE_BATCH)
 
     def _key(self, job_id: str) -> Any | None:
         """The id as the job_id column holds it, or None for a string that can't be one."""
@@ -409,7 +434,7 @@ class PostgresStore:
         """Create the schema(s), tables and indexes if missing, in one transaction. Idempotent
         and safe to run from several processes at once."""
         statements = ddl_statements(self.names, bigint_ids=self.bigint_ids)
-        with autocommitted(self.pool, "install_schema") as conn, conn.transaction():
+        with autocommitted(self.pool, "install_schema", self._watchdog) as conn, conn.transaction():
             conn.execute(self._sql.install_lock, (".".join(self.names.job),))
             for statement in statements:
                 conn.execute(statement)
@@ -441,14 +466,3 @@ class PostgresStore:
             f"<PostgresStore job={'.'.join(self.names.job)!r} "
             f"archived_job={'.'.join(self.names.archived_job)!r} pool={self.pool.name!r}>"
         )
-
-
-def _parse_error(url: str) -> str | None:
-    """Why libpq can't parse `url`, with the password hidden, or None. libpq's message quotes
-    the URL whole, password included, so the driver's error is not kept as a cause (nor as the
-    context: this returns before anything is raised), where a traceback would print it."""
-    try:
-        conninfo_to_dict(url)
-    except psycopg.ProgrammingError as exc:
-        return scrub(str(exc).strip(), url)
-    return None
