@@ -68,8 +68,8 @@ def run_worker(args: argparse.Namespace) -> int:
         raise CliError(f"worker stopped: a handler raised {worker.interrupted!r}")
     if not finished:
         _say(
-            f"jobs were still running after {args.shutdown_timeout:g}s; "
-            "they will run again once their claims lapse"
+            f"jobs were still running after {args.shutdown_timeout:g}s; they go back to their "
+            "queue (leases given back now, transactions rolled back as this process exits)"
         )
         return FAILURE
     _say("worker stopped")

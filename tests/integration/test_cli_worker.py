@@ -187,7 +187,8 @@ def test_a_second_signal_exits_at_once(
 def test_jobs_outlasting_the_shutdown_timeout_exit_1(
     db: tuple[str, SQLiteStore], spawn: Callable[..., Worker]
 ) -> None:
-    """When running jobs outlast --shutdown-timeout the worker says so and exits with 1."""
+    """When running jobs outlast --shutdown-timeout the worker says so and exits with 1, and the
+    job's lease was given back: it is due again at once, no abandonment counted."""
     url, store = db
     job_id = store.enqueue(NewJob(job_type="long", payload={}))
     worker = spawn(
@@ -197,7 +198,11 @@ def test_jobs_outlasting_the_shutdown_timeout_exit_1(
     until(lambda: store.get_job(job_id).status is JobStatus.RUNNING)  # type: ignore[union-attr]
     worker.send(signal.SIGINT)
     assert worker.exit_code() == 1
-    worker.wait_for_line("still running after 0.2s")
+    line = worker.wait_for_line("still running after 0.2s")
+    assert "they go back to their queue (leases given back now" in line
+    job = store.get_job(job_id)
+    assert job is not None
+    assert (job.status, job.abandons) == (JobStatus.READY, 0)
 
 
 def test_the_console_script_runs(tmp_path: Path) -> None:
