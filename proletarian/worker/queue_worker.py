@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 import os
@@ -190,9 +191,11 @@ class QueueWorker:
             thread.start()
 
     def stop(self, timeout: timedelta | None = None) -> bool:
-        """Stop claiming, set `ctx.stopping`, and wait up to `timeout` (default
-        `shutdown_timeout`) for running jobs. Returns False if some are still running then: they
-        are reported, and if the process exits their claims roll back (the jobs run again)."""
+        """Stop claiming, set every running handler's `ctx.stopping`, and wait up to `timeout`
+        (default `shutdown_timeout`) for running jobs. Returns False if some are still running
+        then: they are reported, leased claims among them are given back at once (uncounted),
+        and transactional ones roll back when the process exits (counted as abandoned where the
+        store sees that, see Job.abandons)."""
         self._log("worker_stopping", self._summary())
         with self._lock:
             self._stopping.set()
@@ -219,6 +222,9 @@ class QueueWorker:
         rolls back when the process exits.)"""
         released = self._heartbeat.give_up()
         for claim in released:
+            # interrupt first: the handler's thread may still use the claim's connection.
+            with contextlib.suppress(StoreError):
+                claim.interrupt()
             give_back([claim])
         if released:
             job_ids = [claim.job.id for claim in released]

@@ -173,16 +173,10 @@ class Runner:
         except (StoreUnavailable, ClaimLost):
             raise
         except StoreError as refused:
-            # The store would not keep this outcome; the claim is still held (see Claim), so
-            # a failure it can keep ends it, rather than a loop of runs.
-            decision = Fail(
-                error=JobError(
-                    type="OutcomeRefused",
-                    message=f"the store refused to record the job's outcome: {refused}",
-                )
-            )
+            # The claim is still held after a refusal (see Claim): something it can keep ends
+            # it, rather than a loop of runs.
             self.log("outcome_refused", {**data, "error": str(refused)})
-            self._record(claim, job, decision, exc, data)
+            decision, exc = self._record_refused(claim, job, decision, exc, refused, data)
         if isinstance(decision, Succeed):
             self.log("job_succeeded", data)
         elif isinstance(decision, RetryAt):
@@ -193,6 +187,34 @@ class Runner:
         else:
             self.log("job_failed", {**data, **_error_data(decision.error)})
             self._after_failure(job, exc or JobAbandoned(decision.error.message), data)
+
+    def _record_refused(
+        self,
+        claim: Claim,
+        job: Job,
+        decision: Decision,
+        exc: BaseException | None,
+        refused: StoreError,
+        data: dict[str, Any],
+    ) -> tuple[Decision, BaseException | None]:
+        """After the store refused `decision`: the same outcome with a small error (a refusal
+        may have come from the claim's state, a transaction the handler ended, not from the
+        values), then, refused again, a small failure."""
+        kind = "success" if isinstance(decision, Succeed) else decision.error.type
+        small = JobError(
+            type="OutcomeRefused",
+            message=f"the store refused to record this attempt's outcome ({kind}): {refused}",
+        )
+        same = decision if isinstance(decision, Succeed) else attrs.evolve(decision, error=small)
+        exc = exc or refused
+        try:
+            return self._record(claim, job, same, exc, data)
+        except (StoreUnavailable, ClaimLost):
+            raise
+        except StoreError:
+            failed = Fail(error=small)
+            self._record(claim, job, failed, exc, data)
+            return failed, exc
 
     def _record(
         self,

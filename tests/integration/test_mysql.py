@@ -35,7 +35,7 @@ from proletarian import (
 from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.ids import DatabaseIds
 from proletarian.adapters.mysql import MySQLStore
-from proletarian.testing import ManualClock
+from proletarian.testing import CapturingLog, ManualClock
 from tests.fixtures.mysql import (
     ACCOUNT_TABLE,
     ARCHIVED_JOB_TABLE,
@@ -252,6 +252,37 @@ def test_enqueue_does_not_wait_for_a_held_claim(store: MySQLStore) -> None:
         conn.commit()
     claim.succeed()
     assert store.stats()["default"].ready == 5
+
+
+@pytest.mark.parametrize("end", ["commit", "rollback"])
+def test_a_handler_that_ends_its_transaction_gets_its_outcome_all_the_same(
+    store: MySQLStore, end: str
+) -> None:
+    """A handler that commits or rolls back `ctx.connection` itself (as a deadlock rolls it
+    back) ends the claim's savepoint: the outcome it was due is written all the same, with the
+    careful first claim's count undone once, not twice. A rolled-back success runs again as a
+    retry, not as a failure."""
+    job_id = proletarian.enqueue(store, "t", None)
+    runs: list[int] = []
+
+    def handle(job: Job, ctx: JobContext) -> None:
+        runs.append(job.attempt)
+        conn = ctx.connection
+        assert isinstance(conn, pymysql.connections.Connection)
+        getattr(conn, end)()
+        if end == "rollback" and job.attempt == 1:
+            raise RuntimeError("deadlock found when trying to get lock")
+
+    log = CapturingLog()
+    worker = QueueWorker(
+        store, handle, handler_mode="advanced", retry=RetryPolicy(retries=1), log=log
+    )
+    worker.drain()
+    job = store.get_job(job_id)
+    assert job is not None
+    assert (job.status, job.abandons) == (JobStatus.SUCCEEDED, 0)
+    assert runs == ([1] if end == "commit" else [1, 2])
+    assert log.of("outcome_refused")
 
 
 def test_a_refused_outcome_keeps_the_claim_for_another(store: MySQLStore) -> None:

@@ -92,9 +92,10 @@ class RefusingStore(MemoryStore):
 
 
 @pytest.mark.parametrize("retries", [0, 2])
-def test_an_outcome_the_store_refuses_becomes_a_minimal_failure(retries: int) -> None:
-    """When the store refuses a retry or failure record, a minimal failure record is written
-    instead: the job ends, once, and the queue goes on."""
+def test_an_outcome_the_store_refuses_is_written_again_with_a_small_error(retries: int) -> None:
+    """When the store refuses a retry or failure record, the same outcome is written with a
+    small OutcomeRefused error instead: the job is retried by its policy and finally fails,
+    each attempt recorded once, and the queue goes on."""
     store = RefusingStore(clock=ManualClock())
     poisoned = proletarian.enqueue(store, "t", "poison")
     healthy = proletarian.enqueue(store, "t", "fine")
@@ -107,11 +108,51 @@ def test_an_outcome_the_store_refuses_becomes_a_minimal_failure(retries: int) ->
             raise ValueError("poison inside")
 
     worker = QueueWorker(store, handler, retry=proletarian.RetryPolicy(retries=retries), log=log)
-    assert worker.drain() == 2
-    assert runs == ["poison", "fine"]
+    assert worker.drain() == 2 + retries
+    assert runs == ["poison", "fine"] + ["poison"] * retries
     assert final(store, poisoned) == (JobStatus.FAILED, "OutcomeRefused")
+    job = store.get_job(poisoned)
+    assert job is not None
+    assert job.attempts == retries + 1
+    assert job.error is not None
+    assert "ValueError" in job.error.message
     assert final(store, healthy) == (JobStatus.SUCCEEDED, None)
-    assert [event["error"] for event in log.of("outcome_refused")] == ["value refused"]
+    assert [event["error"] for event in log.of("outcome_refused")] == ["value refused"] * (
+        retries + 1
+    )
+
+
+class RefusingEverything(MemoryStore):
+    """Refuses the first two outcome writes of each claim, whatever they hold."""
+
+    def claim(self, queues: Any, *, worker_id: str) -> MemoryClaim | None:
+        claim = super().claim(queues, worker_id=worker_id)
+        if claim is not None:
+            refusals = iter([True, True])
+            for name in ("succeed", "retry_at", "fail"):
+                setattr(claim, name, self.refusing(getattr(claim, name), refusals))
+        return claim
+
+    @staticmethod
+    def refusing(outcome: Callable[..., None], refusals: Any) -> Callable[..., None]:
+        def write(*args: Any) -> None:
+            if next(refusals, False):
+                raise StoreError("refused")
+            outcome(*args)
+
+        return write
+
+
+def test_a_success_refused_twice_ends_as_a_small_failure() -> None:
+    """A success the store refuses, and refuses again, ends as a small OutcomeRefused failure:
+    the claim ends, and on_failed hears of it with the store's error."""
+    store = RefusingEverything(clock=ManualClock())
+    job_id = proletarian.enqueue(store, "t", None)
+    failed: list[BaseException] = []
+    worker = QueueWorker(store, lambda t, p: None, on_failed=lambda job, exc: failed.append(exc))
+    assert worker.drain() == 1
+    assert final(store, job_id) == (JobStatus.FAILED, "OutcomeRefused")
+    assert [type(exc) for exc in failed] == [StoreError]
 
 
 def test_a_handler_interrupt_lets_no_sibling_claim_the_job() -> None:

@@ -118,7 +118,8 @@ class Statements:
         )
         self.lock_again = f"SELECT job_id FROM {job} WHERE job_id = %s FOR UPDATE"
         self.uncount_abandon = (
-            f"UPDATE {job} SET abandons = abandons - 1, process_at = %s WHERE job_id = %s"
+            f"UPDATE {job} SET abandons = abandons - 1, process_at = %s "
+            "WHERE job_id = %s AND process_at = %s"
         )
         self.get_unlocked = f"SELECT {COLUMNS} FROM {job} WHERE job_id = %s FOR UPDATE SKIP LOCKED"
         self.get_queued = f"SELECT {COLUMNS} FROM {job} WHERE job_id = %s"

@@ -51,8 +51,9 @@ class MySQLStore:
 
     A claim is a transaction holding the job's row lock (`FOR UPDATE SKIP LOCKED`) until its
     outcome commits; a worker that dies loses its connection and the server rolls the claim
-    back, so the job is due again at once. Jobs enqueued with `conn=` join the caller's
-    transaction. There are no notifications: workers poll.
+    back, so the job is due again at once (after `crash_delay` if the claim was careful, see
+    `claim`). Jobs enqueued with `conn=` join the caller's transaction. There are no
+    notifications: workers poll.
 
     Thread-safe. Every operation takes a connection from a pool of at most `pool_size`, and a
     claim keeps its connection until it ends, so give a worker `pool_size` above its thread
@@ -228,10 +229,12 @@ class MySQLStore:
             conn = self._pool.get()
             try:
                 row = self._lock_next(conn, names, utc_naive(now))
-                careful = row is not None and self._careful(worker_id, row)
-                if row is not None and careful:
-                    row = self._take_carefully(conn, row, now)
-                claim = None if row is None else MySQLClaim(self, conn, row, now, careful=careful)
+                hidden = None
+                if row is not None and self._careful(worker_id, row):
+                    hidden = utc_naive(now + self.crash_delay)
+                    if not self._take_carefully(conn, row, hidden):
+                        row = None
+                claim = None if row is None else MySQLClaim(self, conn, row, now, hidden=hidden)
             except BaseException as exc:
                 self._pool.give_back(conn, exc)
                 raise
@@ -245,33 +248,33 @@ class MySQLStore:
             self._claimers.add(worker_id)
         return first or row[sql.POSITION["abandons"]] > 0
 
-    def _take_carefully(
-        self, conn: Connection, row: tuple[Any, ...], now: datetime
-    ) -> tuple[Any, ...] | None:
-        """Count the abandonment and hide the job (committed), then lock it again and undo
-        both in the transaction the job runs in. None if the job went meanwhile."""
+    def _take_carefully(self, conn: Connection, row: tuple[Any, ...], hidden: datetime) -> bool:
+        """Count the abandonment and hide the job until `hidden` (committed), then lock it
+        again and undo both in the transaction the job runs in. False if the job went
+        meanwhile."""
         key, due = row[sql.POSITION["job_id"]], row[sql.POSITION["process_at"]]
-        hidden_until = utc_naive(now + self.crash_delay)
-        run(conn, [(self._sql.count_abandon, (hidden_until, key)), (sql.COMMIT, ())])
-        if self._relock(conn, key, due):
-            return row
+        run(conn, [(self._sql.count_abandon, (hidden, key)), (sql.COMMIT, ())])
+        if self._relock(conn, key, due, hidden):
+            return True
         conn.rollback()
-        return None
+        return False
 
     def _relock(
         self,
         conn: Connection,
         key: Any,
         due: datetime,
+        hidden: datetime | None,
         *,
         before: Sequence[Step] = (),
-        undo: bool = True,
     ) -> bool:
-        """Lock a claimed job again (after `before`, in the same round trip) and, with `undo`,
-        undo a careful claim's count and hiding, uncommitted."""
+        """Lock a claimed job again (after `before`, in the same round trip) and, for a careful
+        claim (`hidden`), undo its count and hiding, uncommitted: only while the job is still
+        hidden, so a count already undone (a handler that committed `ctx.connection`) is not
+        undone twice."""
         steps = [*before, (self._sql.lock_again, (key,))]
-        if undo:
-            steps.append((self._sql.uncount_abandon, (due, key)))
+        if hidden is not None:
+            steps.append((self._sql.uncount_abandon, (due, key, hidden)))
         return bool(run(conn, steps)[len(before)])
 
     def _lock_next(
@@ -447,13 +450,13 @@ class MySQLClaim:
         row: Sequence[Any],
         started_at: datetime,
         *,
-        careful: bool,
+        hidden: datetime | None,
     ) -> None:
         self._store = store
         self._conn: Connection | None = conn
         self._key = row[sql.POSITION["job_id"]]
         self._due = row[sql.POSITION["process_at"]]
-        self._careful = careful
+        self._hidden = hidden  # a careful claim's: until when its count hides the job
         self._savepoint = False
         self._cut = False  # interrupted: the handler's writes are gone, success is refused
         self._started_at = utc_naive(started_at)
@@ -602,7 +605,7 @@ class MySQLClaim:
         nothing held, if the job is gone."""
         store = self._store
         steps = [] if kill is None else [(sql.KILL, (kill,))]
-        held = store._relock(conn, self._key, self._due, before=steps, undo=self._careful)
+        held = store._relock(conn, self._key, self._due, self._hidden, before=steps)
         if held:
             self._savepoint = False
             self._conn = conn
