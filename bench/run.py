@@ -99,8 +99,17 @@ def loadavg() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
-def child(system: str, metric: str, *, jobs: int, concurrency: int = 1, batch: int = 10) -> Any:
-    """One measurement in a fresh process; its value, or an exception carrying its error."""
+def child(
+    system: str,
+    metric: str,
+    *,
+    jobs: int,
+    concurrency: int = 1,
+    batch: int = 10,
+    root: Path = ROOT,
+) -> Any:
+    """One measurement in a fresh process, with the proletarian of the checkout at `root`; its
+    value, or an exception carrying its error."""
     command = [
         sys.executable,
         "-m",
@@ -111,7 +120,7 @@ def child(system: str, metric: str, *, jobs: int, concurrency: int = 1, batch: i
         f"--concurrency={concurrency}",
         f"--batch-size={batch}",
     ]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
     lines = done.stdout.strip().splitlines()
     if not lines:
         raise RuntimeError(f"{system} {metric}: no result; stderr: {done.stderr[-2000:]}")

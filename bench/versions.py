@@ -2,7 +2,7 @@
 measurement (`python -m bench.child SYSTEM METRIC`) run in each checkout's directory, the two
 alternating round after round so a burst of load elsewhere hits both alike.
 
-    python bench/versions.py BEFORE_DIR AFTER_DIR [--systems proletarian,mysql]
+    python -m bench.versions BEFORE_DIR AFTER_DIR [--systems proletarian,mysql]
         [--metric drain] [--concurrency 1,4] [--jobs 4000] [--rounds 5]
 
 Each directory is a checkout with its own bench/ (make one with
@@ -14,29 +14,15 @@ round's value, and the change of the medians.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
+from bench.run import child
+
 
 def measure(root: Path, system: str, metric: str, jobs: int, concurrency: int) -> float:
-    command = [
-        sys.executable,
-        "-m",
-        "bench.child",
-        system,
-        metric,
-        f"--jobs={jobs}",
-        f"--concurrency={concurrency}",
-    ]
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
-    lines = done.stdout.strip().splitlines()
-    result = json.loads(lines[-1]) if lines else {"error": done.stderr[-2000:]}
-    if "value" not in result:
-        raise RuntimeError(f"{root} {system} {metric}: {result}")
-    value = result["value"]
+    value = child(system, metric, jobs=jobs, concurrency=concurrency, root=root)
     # drain reports (jobs/s, CPU µs per job); the enqueue metrics a rate.
     return float(value[0] if isinstance(value, list) else value)
 
