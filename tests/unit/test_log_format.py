@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -294,3 +295,42 @@ def test_with_no_logging_configured_warnings_have_their_time_and_level() -> None
         r'error_type=ValueError error=boom traceback="Traceback .*\\nValueError: boom"',
         line,
     ), line
+
+
+def test_the_lines_shown_in_the_docs_are_the_formatters_own() -> None:
+    """The example lines under "Log lines" in docs/operations.md are what the formatters write
+    for those events, so the page can't drift from the format."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    worker = "web-1:4242:a1b2c3"
+    started = {"worker_id": worker, "queues": ["emails", "default"], "threads": 4,
+               "url": "postgresql://app:***@db.internal/app"}  # fmt: skip
+    succeeded = {**JOB, "worker_id": f"{worker}:0", "duration": 0.0125}
+    failed = {
+        **JOB,
+        "job_id": "01a2293e-5a11-7c3d-9e2f-0b1c2d3e4f50",
+        "worker_id": f"{worker}:1",
+        "duration": 5.1e-05,
+        "error_type": "ValueError",
+        "error": 'no address for "ada"',
+        "traceback": 'Traceback (most recent call last):\n  File "/app/myapp/jobs.py", line 12, '
+        'in send_email\n    raise ValueError(...)\nValueError: no address for "ada"\n',
+    }
+    shown = [
+        (LogfmtFormatter(), "worker_started", logging.INFO, "00.123", started),
+        (LogfmtFormatter(), "job_succeeded", logging.INFO, "01.441", succeeded),
+        (LogfmtFormatter(), "job_failed", logging.ERROR, "02.017", failed),
+        (JsonFormatter(), "job_succeeded", logging.INFO, "01.441", succeeded),
+    ]
+    for formatter, event, level, seconds, data in shown:
+        record = logging.makeLogRecord(
+            {
+                "name": "proletarian",
+                "levelno": level,
+                "levelname": logging.getLevelName(level),
+                "created": datetime.fromisoformat(f"2030-01-01T09:30:{seconds}+00:00").timestamp(),
+                "event": event,
+                "data": data,
+            }
+        )
+        line = formatter.format(record)
+        assert f"\n{line}\n" in docs, line
