@@ -38,6 +38,7 @@ class Block:
     directive: str | None = None  # output, skip or setup
     argument: str = ""  # the skip's reason, or the setup's code
     check: str = ""  # code from the check below the block
+    comments: tuple[int, ...] = ()  # the lines where the directive and the check start
 
     @property
     def where(self) -> str:
@@ -78,8 +79,8 @@ def blocks(page: str) -> list[Block]:
         while index < len(lines) and lines[index].strip() != "```":
             body.append(lines[index][indent:])
             index += 1
-        directive, argument = _directive(lines, start)
-        check_word, check = _below(lines, index + 1)
+        directive, argument, above = _directive(lines, start)
+        check_word, check, below = _below(lines, index + 1)
         found.append(
             Block(
                 path=page,
@@ -89,31 +90,36 @@ def blocks(page: str) -> list[Block]:
                 directive=directive,
                 argument=argument,
                 check=check if check_word == "check" else "",
+                comments=(
+                    *([above + 1] if directive is not None else []),
+                    *([below + 1] if check_word == "check" else []),
+                ),
             )
         )
         index += 1
     return found
 
 
-def _directive(lines: list[str], fence: int) -> tuple[str | None, str]:
-    """The `<!-- test: ... -->` comment ending on the line above the fence, if any."""
+def _directive(lines: list[str], fence: int) -> tuple[str | None, str, int]:
+    """The `<!-- test: ... -->` comment ending on the line above the fence, if any, and the
+    (0-based) line it starts on."""
     end = fence - 1
     if end < 0 or not lines[end].rstrip().endswith("-->"):
-        return None, ""
+        return None, "", -1
     start = end
     while start > 0 and "<!--" not in lines[start]:
         start -= 1
-    return _parse("\n".join(lines[start : end + 1]))
+    return (*_parse("\n".join(lines[start : end + 1])), start)
 
 
-def _below(lines: list[str], start: int) -> tuple[str | None, str]:
+def _below(lines: list[str], start: int) -> tuple[str | None, str, int]:
     """The `<!-- test: ... -->` comment starting on the line below the closing fence."""
     if start >= len(lines) or not lines[start].startswith("<!-- test:"):
-        return None, ""
+        return None, "", -1
     end = start
     while end < len(lines) - 1 and "-->" not in lines[end]:
         end += 1
-    return _parse("\n".join(lines[start : end + 1]))
+    return (*_parse("\n".join(lines[start : end + 1])), start)
 
 
 def _parse(comment: str) -> tuple[str | None, str]:

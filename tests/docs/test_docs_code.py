@@ -57,6 +57,8 @@ from tests.fixtures.servers import MYSQL_URL, POSTGRES_URL, REDIS_URL, require
 APP = Path(__file__).resolve().parent / "app"
 DEADLINE = 60.0  # seconds for one block or command; each takes well under one
 RUN = ("proletarian", "python", "psql")  # the commands of shell blocks that are run
+# Python and shell blocks are run; SQL, plain and text blocks (output, DDL) are read.
+LANGUAGES = frozenset({"python", *SHELLS, "sql", "text", ""})
 _numbers = itertools.count()
 
 
@@ -608,38 +610,33 @@ def _mysql() -> Iterator[Any]:
 
 
 def test_every_block_is_run_or_marked() -> None:
-    """Every Python block is run or visibly marked as a fragment; a hidden directive is one
-    this test knows, on a block it fits; every page with a block to run is set up here; and
-    every replacement is still found on some page."""
+    """Every Python block is run or visibly marked as a fragment; every block is of a language
+    this test knows; a hidden directive is one it knows, on a block it fits; and every
+    replacement is still found on some page."""
     texts: list[str] = []
     for page in pages():
         for block in blocks(page):
             texts.append(block.text)
+            assert block.lang in LANGUAGES, (
+                f"{block.where}: a ```{block.lang} block: use one of {sorted(LANGUAGES)}, or "
+                "teach this test to run it"
+            )
             if block.directive == "skip":
                 assert block.lang in SHELLS, f"{block.where}: skip is for shell blocks only"
                 assert block.argument, f"{block.where}: a skip says why"
             if block.directive == "output":
                 assert block.lang in ("", "text", "console"), f"{block.where}: output of what?"
+        read = {line for block in blocks(page) for line in block.comments}
         unknown = [
             number
             for number, line in enumerate((ROOT / page).read_text().split("\n"), start=1)
-            if "<!-- test" in line and not _belongs_to_a_block(page, number)
+            if "<!-- test" in line and number not in read
         ]
         assert unknown == [], f"{page}: test directives on lines {unknown} fit no block"
     everything = "\n".join(texts)
     unused = [old for old in {**REPLACE, **_page_replacements()} if old not in everything]
     assert unused == [], f"replacements no page uses any more: {unused}"
     assert set(PAGES) <= set(pages())
-
-
-def _belongs_to_a_block(page: str, number: int) -> bool:
-    """Whether the directive starting on line `number` is one a block read."""
-    for block in blocks(page):
-        if block.directive is not None and 0 < block.line - number <= 40:
-            return True
-        if block.check and 0 < number - block.line <= 400:
-            return True
-    return False
 
 
 def _page_replacements() -> dict[str, str]:
