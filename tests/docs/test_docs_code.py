@@ -13,8 +13,8 @@ A page runs top to bottom in a temporary directory, as a reader would follow it:
   page's environment; pip, git, docker and the like are left to the reader).
   `proletarian worker` starts in the background, is waited for until it logs
   `worker_started`, and is stopped with SIGTERM when the next worker starts or the page ends:
-  it must exit 0 and log no error. Other commands must exit 0, or, in a console block that
-  shows `proletarian: error: ...`, fail with that message.
+  it must exit 0 and log no error. Other commands must exit 0, or fail where a console block
+  shows them printing `proletarian: error: ...`.
 - A block marked `<!-- test: output -->` is compared with what the command before it
   printed (`...` matches anything); the command is run again until it matches, for a worker
   to catch up.
