@@ -340,7 +340,7 @@ def _rss_verdict(run: Run) -> str:
     jobs = run.args.rss_jobs
     scope = f"{max(jobs // 10, 1):,} → {jobs:,} jobs: {growth:+.1%}"
     if jobs < 100_000:
-        scope += " (a short run: pass --rss-jobs 100000 for the issue's 10,000 → 100,000)"
+        scope += " (a short run: pass --rss-jobs 100000 for the target's 10,000 → 100,000)"
     return ("**met**: " if abs(growth) <= 0.10 else "**missed**: ") + scope
 
 
@@ -420,7 +420,7 @@ def report(run: Run) -> str:
         "",
         *table(run, OTHER_STORES),
         "",
-        "### Targets of issue 9",
+        "### Performance targets",
         "",
         *targets(run),
     ]
