@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from proletarian.core.decisions import check_duration
 from proletarian.core.errors import ConfigurationError, UnknownJobType
@@ -14,7 +14,11 @@ from proletarian.core.names import label
 from proletarian.core.policy import RetryPolicy
 from proletarian.worker.context import JobContext
 
-F = TypeVar("F", bound=Callable[..., Any])
+# What register() returns the function it decorates as: a function of the payload, or of the
+# job and its context (with_context=True).
+PayloadFunction = TypeVar("PayloadFunction", bound=Callable[[Any], object])
+ContextFunction = TypeVar("ContextFunction", bound=Callable[[Job, JobContext], object])
+F = TypeVar("F", bound=Callable[..., object])
 
 
 class Handlers:
@@ -26,6 +30,36 @@ class Handlers:
         self._functions: dict[str, tuple[Callable[..., Any], bool]] = {}
         self._retry: dict[str, RetryPolicy] = {}
         self._timeouts: dict[str, timedelta] = {}
+
+    @overload
+    def register(
+        self,
+        job_type: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: timedelta | None = None,
+        with_context: Literal[False] = False,
+    ) -> Callable[[PayloadFunction], PayloadFunction]: ...
+
+    @overload
+    def register(
+        self,
+        job_type: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: timedelta | None = None,
+        with_context: Literal[True],
+    ) -> Callable[[ContextFunction], ContextFunction]: ...
+
+    @overload
+    def register(
+        self,
+        job_type: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: timedelta | None = None,
+        with_context: bool,
+    ) -> Callable[[F], F]: ...
 
     def register(
         self,

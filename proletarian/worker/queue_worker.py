@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
 
 from proletarian.core.decisions import check_duration, check_max_abandons
 from proletarian.core.errors import ClaimLost, ConfigurationError, ProletarianError, StoreError
@@ -23,7 +23,7 @@ from proletarian.core.policy import RetryPolicy
 from proletarian.ports.clock import Clock
 from proletarian.ports.events import EventLog
 from proletarian.ports.store import BatchClaimer, Claim, Notifier, QueueStore
-from proletarian.worker.context import JobContext, Middleware
+from proletarian.worker.context import AdvancedHandler, DefaultHandler, JobContext, Middleware
 from proletarian.worker.handlers import Handlers
 from proletarian.worker.heartbeat import Heartbeat
 from proletarian.worker.log import guarded, logging_events
@@ -59,10 +59,60 @@ class QueueWorker:
     One lock (`_lock`) guards the worker's state; decisions are taken under it, I/O outside it.
     """
 
+    # The handler's shape follows handler_mode. Keep the keyword options of the two overloads
+    # and of the implementation the same.
+    @overload
     def __init__(
         self,
         store: QueueStore,
-        handler: Any,
+        handler: DefaultHandler,
+        *,
+        queue: str | Sequence[str] = "default",
+        threads: int = 1,
+        polling_interval: timedelta = timedelta(seconds=1),
+        shutdown_timeout: timedelta = timedelta(seconds=10),
+        retry: RetryPolicy | RetryFunction | None = None,
+        on_failed: OnFailed | None = None,
+        handler_mode: Literal["default"] = "default",
+        middleware: Sequence[Middleware] = (),
+        log: EventLog | None = None,
+        clock: Clock | None = None,
+        jitter: Callable[[], float] | None = None,
+        worker_id: str | None = None,
+        batch_size: int = 1,
+        max_abandons: int = 3,
+        timeout: timedelta | None = None,
+        timeout_grace: timedelta = timedelta(seconds=30),
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        store: QueueStore,
+        handler: AdvancedHandler | Handlers,
+        *,
+        queue: str | Sequence[str] = "default",
+        threads: int = 1,
+        polling_interval: timedelta = timedelta(seconds=1),
+        shutdown_timeout: timedelta = timedelta(seconds=10),
+        retry: RetryPolicy | RetryFunction | None = None,
+        on_failed: OnFailed | None = None,
+        handler_mode: Literal["advanced"],
+        middleware: Sequence[Middleware] = (),
+        log: EventLog | None = None,
+        clock: Clock | None = None,
+        jitter: Callable[[], float] | None = None,
+        worker_id: str | None = None,
+        batch_size: int = 1,
+        max_abandons: int = 3,
+        timeout: timedelta | None = None,
+        timeout_grace: timedelta = timedelta(seconds=30),
+    ) -> None: ...
+
+    def __init__(
+        self,
+        store: QueueStore,
+        handler: DefaultHandler | AdvancedHandler | Handlers,
         *,
         queue: str | Sequence[str] = "default",
         threads: int = 1,

@@ -27,6 +27,7 @@ def handle_job(job_type: str, payload: dict[str, Any]) -> None:
 store = MemoryStore()
 worker = proletarian.QueueWorker(store, handle_job)
 job_id: int = proletarian.enqueue(store, "send-email", {"to": "a@b.c"})
+proletarian.QueueWorker(store, 42)
 """
 
 
@@ -47,7 +48,8 @@ def test_editable_install_is_a_path_entry() -> None:
 
 def test_mypy_strict_sees_the_package_from_a_user_script(tmp_path: Path) -> None:
     """`mypy --strict` run on a user's script outside the checkout finds proletarian's types
-    through the installed package: it reports the script's own type error, no missing module."""
+    through the installed package: it reports the script's own type errors (a handler that is
+    not one among them), no missing module."""
     script = tmp_path / "app.py"
     script.write_text(USER_SCRIPT)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MYPYPATH")}
@@ -62,5 +64,6 @@ def test_mypy_strict_sees_the_package_from_a_user_script(tmp_path: Path) -> None
         env=env,
     )
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]
-    assert len(errors) == 1, result.stdout + result.stderr
+    assert len(errors) == 2, result.stdout + result.stderr
     assert errors[0].startswith("app.py:13: error: Incompatible types in assignment"), errors
+    assert errors[1].startswith("app.py:14: error: No overload variant of"), errors
