@@ -8,7 +8,7 @@ from typing import Any
 
 from proletarian import Handlers, Job, JobContext, QueueWorker, RetryPolicy
 from proletarian.adapters.memory import MemoryStore
-from proletarian.worker.runner import HandlerMode
+from proletarian.worker.context import HandlerMode
 
 
 def handle_default(job_type: str, payload: dict[str, Any]) -> None: ...
