@@ -10,15 +10,18 @@ attempts) is exactly what its fail rule predicts, the same on every store (an at
 cut short is never counted: it is an abandonment, counted apart); every poison job is FAILED
 `JobAbandoned` with abandons == 3 after killing at least 3 workers (MySQL counts a kill only
 under a careful claim, so there it may kill more); every hung job had its first attempt
-failed as `JobTimeout` and then succeeded, unless faults abandoned it 3 times (then it is
-FAILED `JobAbandoned`, as any job would be); any other job is FAILED `JobAbandoned` only after
-3 abandonments. Every handler run beyond one per counted attempt, and every abandonment, is
-explained by a fault its own worker suffered (SIGKILL, a store error) or by a timeout cut (a
-hung job's first attempt, or a job running in a worker paused past the timeout). See
-tests/fault/soak.py.
+failed as `JobTimeout` and then succeeded (at least one per soak), unless faults abandoned it
+3 times (then it is FAILED `JobAbandoned`, as any job would be); any other job is FAILED
+`JobAbandoned` only after 3 abandonments (a healthy job that ran beside a poison job at each
+of its kills can be: see docs/reliability.md). Every handler run beyond one per counted
+attempt is explained by a fault its own worker suffered (SIGKILL, a store error) or by a
+timeout cut (a hung job's first attempt, or a job running in a worker paused past the
+timeout), and every abandonment by a fault. See
+tests/fault/soak.py; the figures of a measured run are in docs/reliability.md ("Measured
+runs").
 
 `--soak-jobs N` sizes the PostgreSQL soak and scales the others in proportion; the default is
-CI-sized (all five take three to four minutes on a 2-core machine).
+CI-sized (all five take three to five minutes on a 2-core machine).
 PROLETARIAN_SOAK_REPORT=path appends each run's figures as a JSON line, and
 PROLETARIAN_SOAK_SEED replays a run's chaos.
 """
@@ -47,7 +50,7 @@ from tests.fixtures.redis import new_prefix
 pytestmark = [pytest.mark.fault, pytest.mark.soak]
 
 # CI sizes: the PostgreSQL soak takes about a minute on a 2-core machine, the others less, all
-# five three to four minutes (jobs/s measured there under this chaos, idle machine to loaded,
+# five three to five minutes (jobs/s measured there under this chaos, idle machine to loaded,
 # before poison and hung jobs were added: PostgreSQL 680 to 340, MariaDB 500 to 225, SQLite
 # 1,100 to 760, Redis 1,300 to 820; those add seconds, not a rate); and the seconds a job may
 # take on average before the soak fails, about four times the slowest.
