@@ -235,15 +235,6 @@ def test_worker_survives_kill_of_its_connections(store: MySQLStore) -> None:
     assert effects() == dict.fromkeys(ids, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug found by the chaos soak: MySQLClaim.interrupt sends KILL of the claim's "
-        "connection in the round trip that locks the job again; when the server killed that "
-        "connection already, KILL fails (1094 Unknown thread id), the lock is never taken, "
-        "and QueueWorker._cut logs the StoreError as worker_error"
-    ),
-)
 def test_a_cut_of_a_claim_whose_connection_died_is_no_worker_error(store: MySQLStore) -> None:
     """A hung handler whose claim's connection the server killed meanwhile is still cut
     cleanly (the attempt recorded as JobTimeout, or the claim reported lost): no worker_error,

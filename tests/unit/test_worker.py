@@ -436,16 +436,6 @@ def test_notification_wakes_an_idle_worker_before_the_poll() -> None:
         assert done.wait(timeout=10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug found while writing the soak: one idle thread polls and the others wait for a "
-        "hint with no timeout; when the polling thread claims a job it stops polling, and a "
-        "peer is hinted only when that job ends, so while it runs no thread polls: a job "
-        "that falls due without a notification (scheduled, retried with a delay, an expired "
-        "lease, and any job on SQLite or MySQL) waits for it"
-    ),
-)
 def test_an_idle_thread_polls_while_the_polling_one_runs_a_long_job(clock: ManualClock) -> None:
     """While one thread runs a long job, an idle thread keeps polling: a job that falls due
     later, with no notification, runs before the long job ends."""
