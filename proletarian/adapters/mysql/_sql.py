@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from proletarian.adapters.common import decode_meta
 from proletarian.core import names
@@ -24,17 +24,61 @@ SCHEMA_RESOURCE_DATABASE_IDS = "schema/mysql_database_ids.sql"
 DEFAULT_JOB_TABLE = "proletarian_job"
 DEFAULT_ARCHIVED_JOB_TABLE = "proletarian_archived_job"
 
-# Every column a queued job and an archived job share, in the order rows are read back.
-COLUMNS = (
-    "job_id, queue, job_type, payload, priority, attempts, abandons, enqueued_at, process_at, "
-    "meta, error_type, error_message, error_traceback"
-)
-ARCHIVE_COLUMNS = f"{COLUMNS}, status, started_at, finished_at"
-# Positions in a row of ARCHIVE_COLUMNS (and of COLUMNS, its beginning), by name.
-POSITION = {name: i for i, name in enumerate(ARCHIVE_COLUMNS.split(", "))}
+
+class JobRow(NamedTuple):
+    """A job row as the store reads it back, by name: the columns of the job table, then the
+    archive's own (None in a row of the job table). Every select list and every read of a
+    column comes from this one tuple of names, so a column can't be read by the wrong number."""
+
+    job_id: Any  # BINARY(16) bytes or a BIGINT, as Keys says
+    queue: str
+    job_type: str
+    payload: str
+    priority: int
+    attempts: int
+    abandons: int
+    enqueued_at: datetime
+    process_at: datetime
+    meta: str
+    error_type: str | None
+    error_message: str | None
+    error_traceback: str | None
+    status: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+# The archive's own columns; the job table has the others.
+ARCHIVE_ONLY = ("status", "started_at", "finished_at")
+# The select lists of a job row and of an archived job row.
+COLUMNS = ", ".join(name for name in JobRow._fields if name not in ARCHIVE_ONLY)
+ARCHIVE_COLUMNS = ", ".join(JobRow._fields)
+
+
+class NewJobRow(NamedTuple):
+    """The columns an enqueue writes (with job_id first unless the database makes it)."""
+
+    queue: str
+    job_type: str
+    payload: str
+    priority: int
+    enqueued_at: datetime
+    process_at: datetime
+    meta: str
+
+
+NEW_JOB_COLUMNS = ", ".join(NewJobRow._fields)
+
+
+def copied(columns: Sequence[str], **computed: str) -> str:
+    """A select list that copies `columns` from a row of the other table, except those in
+    `computed`, whose SQL expressions (a parameter, or arithmetic on the column) take their
+    place in the same order."""
+    return ", ".join(computed.get(name, name) for name in columns)
+
+
 # Added after the first release: install_schema adds it to tables made before.
 UPGRADE_COLUMN = ("abandons", "INT NOT NULL DEFAULT 0")
-NEW_JOB_COLUMNS = "queue, job_type, payload, priority, enqueued_at, process_at, meta"
 CLAIM_ORDER = "ORDER BY priority, process_at, job_id"
 PRIORITIES = ", ".join(str(priority.value) for priority in sorted(Priority, key=lambda p: p.value))
 
@@ -100,10 +144,13 @@ class Statements:
             f"SELECT {COLUMNS} FROM {job} WHERE job_id = %s AND process_at <= %s "
             "FOR UPDATE SKIP LOCKED"
         )
+        # Parameters: the columns an outcome sets, in JobRow's order (error type, message and
+        # traceback, status, started_at, finished_at), then the job id.
+        outcome = ("error_type", "error_message", "error_traceback", *ARCHIVE_ONLY)
+        archived = copied(JobRow._fields, attempts="attempts + 1", **dict.fromkeys(outcome, "%s"))
         self.archive = (
             f"INSERT INTO {archive} ({ARCHIVE_COLUMNS}) "
-            "SELECT job_id, queue, job_type, payload, priority, attempts + 1, abandons, "
-            f"enqueued_at, process_at, meta, %s, %s, %s, %s, %s, %s FROM {job} WHERE job_id = %s"
+            f"SELECT {archived} FROM {job} WHERE job_id = %s"
         )
         self.delete = f"DELETE FROM {job} WHERE job_id = %s"
         self.retry = (
@@ -139,9 +186,11 @@ class Statements:
         self.lock_failed = (
             f"SELECT job_id FROM {archive} WHERE job_id = %s AND status = 'failed' FOR UPDATE"
         )
+        # Parameters: the new process_at, the job id.
+        requeued = copied(("job_id", *NewJobRow._fields), process_at="%s")
         self.requeue = (
-            f"INSERT INTO {job} (job_id, {NEW_JOB_COLUMNS}) SELECT job_id, queue, job_type, "
-            f"payload, priority, enqueued_at, %s, meta FROM {archive} WHERE job_id = %s"
+            f"INSERT INTO {job} (job_id, {NEW_JOB_COLUMNS}) "
+            f"SELECT {requeued} FROM {archive} WHERE job_id = %s"
         )
         self.unarchive = f"DELETE FROM {archive} WHERE job_id = %s"
         self.prune = f"DELETE FROM {archive} WHERE finished_at < %s LIMIT %s"
@@ -211,42 +260,41 @@ def to_utc(value: datetime) -> datetime:
 
 
 def to_job(
-    row: Sequence[Any], *, keys: Keys, serializer: Serializer, status: JobStatus | None = None
+    row: JobRow, *, keys: Keys, serializer: Serializer, status: JobStatus | None = None
 ) -> tuple[Job, JobError | None]:
-    """A row of COLUMNS (or ARCHIVE_COLUMNS, whose status is then used) as a Job, and the
-    error decoding its payload, if any (the payload is then None)."""
-
-    def column(name: str) -> Any:
-        return row[POSITION[name]]
-
+    """A job row as a Job (an archived row's status is its own, a queued row's is `status`),
+    and the error decoding its payload, if any (the payload is then None)."""
     decode_error: JobError | None = None
     payload: Any = None
     try:
-        payload = serializer.loads(column("payload"))
+        payload = serializer.loads(row.payload)
     except SerializationError as exc:
         decode_error = JobError(type="SerializationError", message=str(exc))
     error = None
-    if column("error_type") is not None:
+    if row.error_type is not None:
         error = JobError(
-            type=column("error_type"),
-            message=column("error_message") or "",
-            traceback=column("error_traceback") or "",
+            type=row.error_type,
+            message=row.error_message or "",
+            traceback=row.error_traceback or "",
         )
-    archived = len(row) > POSITION["status"]
     job = Job(
-        id=keys.text(column("job_id")),
-        queue=column("queue"),
-        job_type=column("job_type"),
+        id=keys.text(row.job_id),
+        queue=row.queue,
+        job_type=row.job_type,
         payload=payload,
-        priority=Priority(column("priority")),
-        attempts=column("attempts"),
-        abandons=column("abandons"),
-        enqueued_at=to_utc(column("enqueued_at")),
-        process_at=to_utc(column("process_at")),
-        status=JobStatus(column("status")) if archived else status or JobStatus.READY,
-        meta=decode_meta(column("meta")),
+        priority=Priority(row.priority),
+        attempts=row.attempts,
+        abandons=row.abandons,
+        enqueued_at=to_utc(row.enqueued_at),
+        process_at=to_utc(row.process_at),
+        status=JobStatus(row.status) if row.status is not None else status or JobStatus.READY,
+        meta=decode_meta(row.meta),
         error=error,
-        started_at=to_utc(column("started_at")) if archived else None,
-        finished_at=to_utc(column("finished_at")) if archived else None,
+        started_at=_maybe_utc(row.started_at),
+        finished_at=_maybe_utc(row.finished_at),
     )
     return job, decode_error
+
+
+def _maybe_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else to_utc(value)

@@ -162,25 +162,35 @@ class MySQLStore:
         rows = [encode(job, serializer=self.serializer, ids=self.job_ids, now=now) for job in jobs]
         if not rows:
             return []
-        batches = _batches(rows, [self._values(row) for row in rows])
+        keys = None if self._keys.generated else [self._key(row) for row in rows]
+        values = [self._values(row) for row in rows]
+        if keys is not None:
+            values = [[key, *row_values] for key, row_values in zip(keys, values, strict=True)]
+        batches = _batches(rows, values)
         if conn is not None:
             with translate(self._where, "enqueue"):
-                return self._insert(conn, batches, commit=False)
-        with self._connection("enqueue") as own:
-            return self._insert(own, batches, commit=True)
+                generated = self._insert(conn, batches, commit=False)
+        else:
+            with self._connection("enqueue") as own:
+                generated = self._insert(own, batches, commit=True)
+        return generated if keys is None else [self._keys.text(key) for key in keys]
 
     def _values(self, row: Row) -> list[Any]:
-        values: list[Any] = [
-            row.queue,
-            row.job_type,
-            row.payload,
-            row.priority,
-            utc_naive(row.enqueued_at),
-            utc_naive(row.process_at),
-            row.meta,
-        ]
-        if self._keys.generated:
-            return values
+        """A new job's columns but its id, in the order of NEW_JOB_COLUMNS."""
+        return list(
+            sql.NewJobRow(
+                queue=row.queue,
+                job_type=row.job_type,
+                payload=row.payload,
+                priority=row.priority,
+                enqueued_at=utc_naive(row.enqueued_at),
+                process_at=utc_naive(row.process_at),
+                meta=row.meta,
+            )
+        )
+
+    def _key(self, row: Row) -> Any:
+        """The job_id column's value for an id made by the application."""
         key = None if row.id is None else self._keys.param(row.id)
         if key is None:
             raise ConfigurationError(
@@ -188,11 +198,12 @@ class MySQLStore:
                 f"gave {row.id!r}; for database-generated ids pass job_ids=DatabaseIds() "
                 "(with the tables of tables_database_ids.sql)"
             )
-        return [key, *values]
+        return key
 
     def _insert(
         self, conn: Connection, batches: list[list[list[Any]]], *, commit: bool
     ) -> list[str]:
+        """Insert the batches; the ids the database made, if it makes them (else [])."""
         if self._keys.generated and not is_mariadb(conn):
             return self._insert_one_by_one(conn, batches, commit=commit)
         returning = self._keys.generated
@@ -205,8 +216,6 @@ class MySQLStore:
             results = run(conn, steps)
             if returning:
                 ids.extend(self._keys.text(generated[0]) for generated in results[0])
-        if not returning:
-            ids = [self._keys.text(row[0]) for batch in batches for row in batch]
         return ids
 
     def _insert_one_by_one(
@@ -258,17 +267,17 @@ class MySQLStore:
             self._pool.give_back(conn)
         return claim
 
-    def _careful(self, worker_id: str, row: Sequence[Any]) -> bool:
+    def _careful(self, worker_id: str, row: sql.JobRow) -> bool:
         with self._claimers_lock:
             first = worker_id not in self._claimers
             self._claimers.add(worker_id)
-        return first or row[sql.POSITION["abandons"]] > 0
+        return first or row.abandons > 0
 
-    def _take_carefully(self, conn: Connection, row: tuple[Any, ...], hidden: datetime) -> bool:
+    def _take_carefully(self, conn: Connection, row: sql.JobRow, hidden: datetime) -> bool:
         """Count the abandonment and hide the job until `hidden` (committed), then lock it
         again and undo both in the transaction the job runs in. False if the job went
         meanwhile."""
-        key, due = row[sql.POSITION["job_id"]], row[sql.POSITION["process_at"]]
+        key, due = row.job_id, row.process_at
         run(conn, [(self._sql.count_abandon, (hidden, key)), (sql.COMMIT, ())])
         if self._relock(conn, key, due, hidden):
             return True
@@ -293,14 +302,12 @@ class MySQLStore:
             steps.append((self._sql.uncount_abandon, (due, key, hidden)))
         return bool(run(conn, steps)[len(before)])
 
-    def _lock_next(
-        self, conn: Connection, queues: list[str], now: datetime
-    ) -> tuple[Any, ...] | None:
+    def _lock_next(self, conn: Connection, queues: list[str], now: datetime) -> sql.JobRow | None:
         """The locked row of the next job, or None with the transaction ended."""
         if len(queues) == 1:
-            found = run(conn, [(self._sql.claim, (queues[0], now))])[0]
-            if found:
-                return found[0]
+            first = run(conn, [(self._sql.claim, (queues[0], now))])[0]
+            if first:
+                return sql.JobRow(*first[0])
             conn.rollback()
             return None
         # Several queues: lock each queue's best due job. If more than one came back, let go
@@ -308,16 +315,21 @@ class MySQLStore:
         # hide them from peers.
         params = [value for queue in queues for value in (queue, now)]
         for _ in range(CANDIDATE_ROUNDS):
-            found = run(conn, [(self._sql.candidates(len(queues)), params)])[0]
+            found = [
+                sql.JobRow(*row)
+                for row in run(conn, [(self._sql.candidates(len(queues)), params)])[0]
+            ]
             if len(found) == 1:
                 return found[0]
             if not found:
                 conn.rollback()
                 return None
             best = min(found, key=_claim_order)
-            relocked = run(conn, [(sql.ROLLBACK, ()), (self._sql.claim_candidate, (best[0], now))])
+            relocked = run(
+                conn, [(sql.ROLLBACK, ()), (self._sql.claim_candidate, (best.job_id, now))]
+            )
             if relocked[1]:
-                return relocked[1][0]
+                return sql.JobRow(*relocked[1][0])
         conn.rollback()
         return None
 
@@ -343,13 +355,13 @@ class MySQLStore:
             )
         status: JobStatus | None = None  # archived rows carry their own
         if unlocked:
-            row = unlocked[0]
-            due = sql.to_utc(row[sql.POSITION["process_at"]])
+            row = sql.JobRow(*unlocked[0])
+            due = sql.to_utc(row.process_at)
             status = JobStatus.SCHEDULED if due > now else JobStatus.READY
         elif queued:
-            row, status = queued[0], JobStatus.RUNNING
+            row, status = sql.JobRow(*queued[0]), JobStatus.RUNNING
         elif archived:
-            row = archived[0]
+            row = sql.JobRow(*archived[0])
         else:
             return None
         return sql.to_job(row, keys=self._keys, serializer=self.serializer, status=status)[0]
@@ -463,15 +475,15 @@ class MySQLClaim:
         self,
         store: MySQLStore,
         conn: Connection,
-        row: Sequence[Any],
+        row: sql.JobRow,
         started_at: datetime,
         *,
         hidden: datetime | None,
     ) -> None:
         self._store = store
         self._conn: Connection | None = conn
-        self._key = row[sql.POSITION["job_id"]]
-        self._due = row[sql.POSITION["process_at"]]
+        self._key = row.job_id
+        self._due = row.process_at
         self._hidden = hidden  # a careful claim's: until when its count hides the job
         self._savepoint = False
         self._cut = False  # interrupted: the handler's writes are gone, success is refused
@@ -638,9 +650,9 @@ class MySQLClaim:
         return f"<MySQLClaim job={self.job.id} {state}>"
 
 
-def _claim_order(row: tuple[Any, ...]) -> tuple[Any, ...]:
+def _claim_order(row: sql.JobRow) -> tuple[Any, ...]:
     """A job row's place in claim order: priority, due time, id."""
-    return tuple(row[sql.POSITION[name]] for name in ("priority", "process_at", "job_id"))
+    return (row.priority, row.process_at, row.job_id)
 
 
 def _batches(rows: list[Row], values: list[list[Any]]) -> list[list[list[Any]]]:
