@@ -12,6 +12,7 @@ try:
 except ImportError as exc:
     raise ImportError("MySQLStore needs PyMySQL: pip install 'proletarian[mysql]'") from exc
 
-from proletarian.adapters.mysql.store import MySQLClaim, MySQLStore
+from proletarian.adapters.mysql.claim import MySQLClaim
+from proletarian.adapters.mysql.store import MySQLStore
 
 __all__ = ["MySQLClaim", "MySQLStore"]

@@ -3,14 +3,12 @@ hold a claim")."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymysql.cursors import Cursor
-from pymysql.err import MySQLError
 
 from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.common import Row, check_conn, encode, prune_in_batches, utc_naive
@@ -21,15 +19,15 @@ from proletarian.adapters.mysql._driver import (
     Step,
     connection_kwargs,
     connector,
-    is_connection_error,
     is_mariadb,
     run,
     translate,
 )
 from proletarian.adapters.mysql._pool import ConnectionPool
+from proletarian.adapters.mysql.claim import Claimers, MySQLClaim, claim_job
 from proletarian.adapters.serializers import JsonSerializer
-from proletarian.core.errors import ClaimLost, ConfigurationError, StoreError, StoreUnavailable
-from proletarian.core.job import Job, JobError, JobStatus, NewJob, QueueStats
+from proletarian.core.errors import ConfigurationError
+from proletarian.core.job import Job, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
@@ -41,10 +39,6 @@ MAX_ROWS_PER_INSERT = 1000
 MAX_CHARS_PER_INSERT = 1 << 20
 # Archived jobs deleted per transaction by prune_archive, so no single one grows large.
 PRUNE_BATCH = 5000
-# MySQL's error for KILL of a connection that is already gone.
-UNKNOWN_THREAD = 1094
-# Multi-queue claims look again when the best job was taken between finding and relocking it.
-CANDIDATE_ROUNDS = 5
 
 
 class MySQLStore:
@@ -110,8 +104,7 @@ class MySQLStore:
         if not isinstance(crash_delay, timedelta) or crash_delay < timedelta(0):
             raise ConfigurationError(f"crash_delay must be a timedelta >= 0, got {crash_delay!r}")
         self.crash_delay = crash_delay
-        self._claimers: set[str] = set()  # worker ids that claimed: later claims need no care
-        self._claimers_lock = threading.Lock()
+        self._claimers = Claimers()  # worker ids that claimed: later claims need no care
         self._pool = ConnectionPool(make, size=pool_size, timeout=pool_timeout, where=self._where)
 
     @classmethod
@@ -246,92 +239,18 @@ class MySQLStore:
         Statements.count_abandon), one commit more. Careful are the first claim of each
         `worker_id` (a restarted worker's first claim is the one a job that keeps killing its
         worker takes) and every claim of a job already counted abandoned."""
-        names = list(dict.fromkeys(queues))
-        if not names:
-            return None
-        now = self.clock.now()
-        with translate(self._where, "claim"):
-            conn = self._pool.get()
-            try:
-                row = self._lock_next(conn, names, utc_naive(now))
-                hidden = None
-                if row is not None and self._careful(worker_id, row):
-                    hidden = utc_naive(now + self.crash_delay)
-                    if not self._take_carefully(conn, row, hidden):
-                        row = None
-                claim = None if row is None else MySQLClaim(self, conn, row, now, hidden=hidden)
-            except BaseException as exc:
-                self._pool.give_back(conn, exc)
-                raise
-        if claim is None:
-            self._pool.give_back(conn)
-        return claim
-
-    def _careful(self, worker_id: str, row: sql.JobRow) -> bool:
-        with self._claimers_lock:
-            first = worker_id not in self._claimers
-            self._claimers.add(worker_id)
-        return first or row.abandons > 0
-
-    def _take_carefully(self, conn: Connection, row: sql.JobRow, hidden: datetime) -> bool:
-        """Count the abandonment and hide the job until `hidden` (committed), then lock it
-        again and undo both in the transaction the job runs in. False if the job went
-        meanwhile."""
-        key, due = row.job_id, row.process_at
-        run(conn, [(self._sql.count_abandon, (hidden, key)), (sql.COMMIT, ())])
-        if self._relock(conn, key, due, hidden):
-            return True
-        conn.rollback()
-        return False
-
-    def _relock(
-        self,
-        conn: Connection,
-        key: Any,
-        due: datetime,
-        hidden: datetime | None,
-        *,
-        before: Sequence[Step] = (),
-    ) -> bool:
-        """Lock a claimed job again (after `before`, in the same round trip) and, for a careful
-        claim (`hidden`), undo its count and hiding, uncommitted: only while the job is still
-        hidden, so a count already undone (a handler that committed `ctx.connection`) is not
-        undone twice."""
-        steps = [*before, (self._sql.lock_again, (key,))]
-        if hidden is not None:
-            steps.append((self._sql.uncount_abandon, (due, key, hidden)))
-        return bool(run(conn, steps)[len(before)])
-
-    def _lock_next(self, conn: Connection, queues: list[str], now: datetime) -> sql.JobRow | None:
-        """The locked row of the next job, or None with the transaction ended."""
-        if len(queues) == 1:
-            first = run(conn, [(self._sql.claim, (queues[0], now))])[0]
-            if first:
-                return sql.JobRow(*first[0])
-            conn.rollback()
-            return None
-        # Several queues: lock each queue's best due job. If more than one came back, let go
-        # of them all and lock only the best again: holding the others for a whole job would
-        # hide them from peers.
-        params = [value for queue in queues for value in (queue, now)]
-        for _ in range(CANDIDATE_ROUNDS):
-            found = [
-                sql.JobRow(*row)
-                for row in run(conn, [(self._sql.candidates(len(queues)), params)])[0]
-            ]
-            if len(found) == 1:
-                return found[0]
-            if not found:
-                conn.rollback()
-                return None
-            best = min(found, key=_claim_order)
-            relocked = run(
-                conn, [(sql.ROLLBACK, ()), (self._sql.claim_candidate, (best.job_id, now))]
-            )
-            if relocked[1]:
-                return sql.JobRow(*relocked[1][0])
-        conn.rollback()
-        return None
+        return claim_job(
+            self._pool,
+            self._sql,
+            keys=self._keys,
+            where=self._where,
+            serializer=self.serializer,
+            clock=self.clock,
+            crash_delay=self.crash_delay,
+            claimers=self._claimers,
+            queues=queues,
+            worker_id=worker_id,
+        )
 
     # -- inspection and operations -------------------------------------------------------------
 
@@ -462,197 +381,6 @@ class MySQLStore:
             f"<MySQLStore {self._where} job_table={self._sql.job_table} "
             f"archived_job_table={self._sql.archived_job_table}>"
         )
-
-
-class MySQLClaim:
-    """A transactional claim: the job's row stays locked by this connection's open transaction
-    until `succeed`, `retry_at` or `fail` commits, or `abandon` gives it back. The connection
-    goes back to the pool when the claim ends, however it ends. A write the server refuses
-    (not a lost connection) rolls back, and the claim locks the job again, so a smaller
-    outcome can still be written. Not shared between threads."""
-
-    def __init__(
-        self,
-        store: MySQLStore,
-        conn: Connection,
-        row: sql.JobRow,
-        started_at: datetime,
-        *,
-        hidden: datetime | None,
-    ) -> None:
-        self._store = store
-        self._conn: Connection | None = conn
-        self._key = row.job_id
-        self._due = row.process_at
-        self._hidden = hidden  # a careful claim's: until when its count hides the job
-        self._savepoint = False
-        self._cut = False  # interrupted: the handler's writes are gone, success is refused
-        self._started_at = utc_naive(started_at)
-        self.job, self.decode_error = sql.to_job(
-            row, keys=store._keys, serializer=store.serializer, status=JobStatus.RUNNING
-        )
-
-    @property
-    def connection(self) -> Connection:
-        """The claim's connection, in a savepoint taken on first access: the handler's writes
-        on it commit with success and are rolled back when the attempt fails. Never commit or
-        roll back this connection in a handler: that would end the claim."""
-        conn = self._held()
-        if not self._savepoint:
-            with translate(self._store._where, "opening the handler's savepoint"):
-                run(conn, [(sql.SAVEPOINT, ())])
-            self._savepoint = True
-        return conn
-
-    def succeed(self) -> None:
-        if self._cut:
-            raise ClaimLost(f"job {self.job.id} can't succeed: it was cut, its writes undone")
-        self._archive(JobStatus.SUCCEEDED, None)
-
-    def fail(self, error: JobError) -> None:
-        self._archive(JobStatus.FAILED, error)
-
-    def interrupt(self) -> None:
-        """KILL the claim's connection on the server (its transaction rolls back, whatever the
-        handler is doing on it), discard it, and lock the job again on a new connection,
-        waiting for the rollback to let go of the row (at most innodb_lock_wait_timeout). The
-        KILL and the lock go in one round trip, so the lock is queued on the row before the
-        rollback ends: SKIP LOCKED claims pass over a row with a queued lock."""
-        conn = self._held()
-        self._conn = None
-        self._cut = True
-        store = self._store
-        thread_id: int = conn.thread_id()  # type: ignore[no-untyped-call]
-        try:
-            with translate(store._where, f"interrupting job {self.job.id}"):
-                again = store._pool.get()
-                try:
-                    try:
-                        held = self._hold_again(again, kill=thread_id)
-                    except MySQLError as exc:
-                        if exc.args[0] != UNKNOWN_THREAD:
-                            raise
-                        # The server ended that connection already (and rolled it back).
-                        held = self._hold_again(again)
-                except BaseException as exc:
-                    store._pool.give_back(again, exc)
-                    raise
-        finally:
-            store._pool.discard(conn)
-        if not held:
-            store._pool.give_back(again)
-            raise ClaimLost(f"job {self.job.id} was taken by another claim when it was cut")
-
-    def _archive(self, status: JobStatus, error: JobError | None) -> None:
-        store = self._store
-        finished_at = utc_naive(store.clock.now())
-        errors = (
-            (None, None, None) if error is None else (error.type, error.message, error.traceback)
-        )
-        # The savepoint is closed before the row is archived and deleted: deleting under an
-        # open savepoint costs far more (see DESIGN.md).
-        first = (
-            sql.RELEASE_SAVEPOINT if status is JobStatus.SUCCEEDED else sql.ROLLBACK_TO_SAVEPOINT
-        )
-        self._end(
-            status.value,
-            [
-                *([(first, ())] if self._savepoint else []),
-                (
-                    store._sql.archive,
-                    (*errors, status.value, self._started_at, finished_at, self._key),
-                ),
-                (store._sql.delete, (self._key,)),
-                (sql.COMMIT, ()),
-            ],
-        )
-
-    def retry_at(self, when: datetime, error: JobError) -> None:
-        self._end(
-            "retry",
-            [
-                *([(sql.ROLLBACK_TO_SAVEPOINT, ())] if self._savepoint else []),
-                (
-                    self._store._sql.retry,
-                    (utc_naive(when), error.type, error.message, error.traceback, self._key),
-                ),
-                (sql.COMMIT, ()),
-            ],
-        )
-
-    def abandon(self) -> None:
-        """Roll the handler's writes back and commit the rest, which gives the job back as it
-        was (a careful claim's count undone). Never raises for a lost connection: the server
-        has rolled the claim back already, or does when the connection is closed, which is
-        what happens then (a careful claim's count then stays: the claim was abandoned)."""
-        conn = self._held()
-        self._conn = None
-        undo = [(sql.ROLLBACK_TO_SAVEPOINT, ())] if self._savepoint else []
-        try:
-            run(conn, [*undo, (sql.COMMIT, ())])
-        except MySQLError as exc:
-            self._store._pool.give_back(conn, exc)
-            return
-        self._store._pool.give_back(conn)
-
-    def _held(self) -> Connection:
-        if self._conn is None:
-            raise StoreError(f"the claim of job {self.job.id} has already ended")
-        return self._conn
-
-    def _end(self, action: str, steps: list[Step]) -> None:
-        conn = self._held()
-        self._conn = None
-        pool = self._store._pool
-        try:
-            with translate(self._store._where, f"{action} of job {self.job.id}"):
-                try:
-                    run(conn, steps)
-                except BaseException as exc:
-                    if not isinstance(exc, MySQLError) or is_connection_error(exc):
-                        pool.give_back(conn, exc)
-                    raise
-        except StoreUnavailable:
-            raise
-        except StoreError:
-            self._take_again(conn)
-            raise
-        pool.give_back(conn)
-
-    def _take_again(self, conn: Connection) -> None:
-        """After the server refused an outcome: roll back, and lock the job again for another
-        outcome (a careful claim's count undone again). If that fails, the claim ends."""
-        store = self._store
-        try:
-            conn.rollback()
-            if self._hold_again(conn):
-                return
-            conn.rollback()
-        except MySQLError as exc:
-            store._pool.give_back(conn, exc)
-            return
-        store._pool.give_back(conn)
-
-    def _hold_again(self, conn: Connection, *, kill: int | None = None) -> bool:
-        """Lock the job on `conn` in a new transaction (a careful claim's count undone again),
-        first ending the connection `kill` if given, and hold the claim by it; False, with
-        nothing held, if the job is gone."""
-        store = self._store
-        steps = [] if kill is None else [(sql.KILL, (kill,))]
-        held = store._relock(conn, self._key, self._due, self._hidden, before=steps)
-        if held:
-            self._savepoint = False
-            self._conn = conn
-        return held
-
-    def __repr__(self) -> str:
-        state = "held" if self._conn is not None else "ended"
-        return f"<MySQLClaim job={self.job.id} {state}>"
-
-
-def _claim_order(row: sql.JobRow) -> tuple[Any, ...]:
-    """A job row's place in claim order: priority, due time, id."""
-    return (row.priority, row.process_at, row.job_id)
 
 
 def _batches(rows: list[Row], values: list[list[Any]]) -> list[list[list[Any]]]:
