@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -26,12 +26,58 @@ SCHEMA_RESOURCE = "schema/sqlite.sql"
 DEFAULT_JOB_TABLE = "job"
 DEFAULT_ARCHIVED_JOB_TABLE = "archived_job"
 
-# Every column a queued job and an archived job share, in the order rows are read back.
-COLUMNS = (
-    "job_id, queue, job_type, payload, priority, attempts, abandons, enqueued_at, process_at, "
-    "meta, error_type, error_message, error_traceback"
-)
-ABANDONS = COLUMNS.split(", ").index("abandons")
+
+class JobRow(NamedTuple):
+    """A job row as the store reads it back, by name. Every select list and every read of a
+    column comes from this one tuple of names, so a column can't be read by the wrong number.
+    A row of the job table has None for the archive's own columns; an archived row has None
+    for `locked_until`. Times are text (see `to_text`)."""
+
+    job_id: str
+    queue: str
+    job_type: str
+    payload: str
+    priority: int
+    attempts: int
+    abandons: int
+    enqueued_at: str
+    process_at: str
+    meta: str
+    error_type: str | None
+    error_message: str | None
+    error_traceback: str | None
+    locked_until: str | None = None
+    status: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+# The columns only the job table has, and those only the archive has.
+QUEUED_ONLY = ("locked_until",)
+ARCHIVE_ONLY = ("status", "started_at", "finished_at")
+# Every column a queued job and an archived job share.
+COLUMNS = ", ".join(name for name in JobRow._fields if name not in (*QUEUED_ONLY, *ARCHIVE_ONLY))
+
+
+class NewJobRow(NamedTuple):
+    """The columns an enqueue writes."""
+
+    job_id: str
+    queue: str
+    job_type: str
+    payload: str
+    priority: int
+    enqueued_at: str
+    process_at: str
+    meta: str
+
+
+def copied(columns: Sequence[str], **computed: str) -> str:
+    """A select list of `columns`, except those in `computed`, whose SQL expressions (a
+    parameter, NULL, or arithmetic on the column) take their place in the same order."""
+    return ", ".join(computed.get(name, name) for name in columns)
+
+
 # Added after the first release: install_schema adds it to tables made before.
 UPGRADE_COLUMN = ("abandons", "INTEGER NOT NULL DEFAULT 0")
 
@@ -114,16 +160,15 @@ class Statements:
 
     @property
     def insert(self) -> str:
-        return (
-            f"INSERT INTO {self.job_table} "
-            "(job_id, queue, job_type, payload, priority, enqueued_at, process_at, meta) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-        )
+        """Parameters: a NewJobRow."""
+        values = ", ".join("?" for _ in NewJobRow._fields)
+        return f"INSERT INTO {self.job_table} ({', '.join(NewJobRow._fields)}) VALUES ({values})"
 
     def pick(self, queue_count: int) -> str:
-        """Parameters: the queues, now, now. The most urgent due job that no lease holds (a job
-        whose lease expired is due again), and whether it had a lease: then its last attempt
-        ended without an outcome.
+        """Parameters: the queues, now, now. The JobRow of the most urgent due job that no
+        lease holds. A job whose lease expired is due again, and its `locked_until` is then
+        not NULL (`take`, `retry` and `abandon` set and clear it with `locked_by`): its last
+        attempt ended without an outcome.
 
         Each queue's index is entered once per priority for its first free due job, and the
         best of those few is taken. One walk in (priority, process_at) order would pass over
@@ -131,9 +176,9 @@ class Statements:
         take 19 ms instead of 0.4), and over several queues it would sort all their due jobs.
         """
         queues = ", ".join(["(?)"] * queue_count)
-        picked = ", ".join(f"j.{column}" for column in COLUMNS.split(", "))
+        picked = ", ".join(f"j.{name}" for name in JobRow._fields if name not in ARCHIVE_ONLY)
         return (
-            f"SELECT {picked}, j.locked_by IS NOT NULL "
+            f"SELECT {picked} "
             f"FROM (SELECT column1 AS queue FROM (VALUES {queues})) AS wanted "
             f"CROSS JOIN (SELECT column1 AS priority FROM (VALUES {PRIORITIES})) AS p "
             f"JOIN {self.job_table} AS j ON j.job_id = ("
@@ -173,13 +218,15 @@ class Statements:
 
     @property
     def archive(self) -> str:
-        """Parameters: error type, message, traceback, status, started_at, finished_at, job id,
-        token. Copies the row only while the token still holds it."""
+        """Parameters: the columns an outcome sets, in JobRow's order (error type, message,
+        traceback, status, started_at, finished_at), then the job id and the token. Copies the
+        row only while the token still holds it."""
+        archived = tuple(name for name in JobRow._fields if name not in QUEUED_ONLY)
+        outcome = ("error_type", "error_message", "error_traceback", *ARCHIVE_ONLY)
+        copy = copied(archived, attempts="attempts + 1", **dict.fromkeys(outcome, "?"))
         return (
-            f"INSERT INTO {self.archived_job_table} ({COLUMNS}, status, started_at, finished_at) "
-            "SELECT job_id, queue, job_type, payload, priority, attempts + 1, abandons, "
-            "enqueued_at, process_at, meta, ?, ?, ?, ?, ?, ? "
-            f"FROM {self.job_table} WHERE job_id = ? AND locked_by = ?"
+            f"INSERT INTO {self.archived_job_table} ({', '.join(archived)}) "
+            f"SELECT {copy} FROM {self.job_table} WHERE job_id = ? AND locked_by = ?"
         )
 
     @property
@@ -203,12 +250,13 @@ class Statements:
 
     @property
     def get(self) -> str:
-        """Parameters: job id twice. One statement, so a job being archived is seen once."""
+        """Parameters: job id twice. A JobRow, queued or archived. One statement, so a job
+        being archived is seen once."""
+        queued = copied(JobRow._fields, **dict.fromkeys(ARCHIVE_ONLY, "NULL"))
+        archived = copied(JobRow._fields, **dict.fromkeys(QUEUED_ONLY, "NULL"))
         return (
-            f"SELECT {COLUMNS}, locked_until, NULL, NULL, NULL "
-            f"FROM {self.job_table} WHERE job_id = ? "
-            f"UNION ALL SELECT {COLUMNS}, NULL, status, started_at, finished_at "
-            f"FROM {self.archived_job_table} WHERE job_id = ?"
+            f"SELECT {queued} FROM {self.job_table} WHERE job_id = ? "
+            f"UNION ALL SELECT {archived} FROM {self.archived_job_table} WHERE job_id = ?"
         )
 
     @property
@@ -231,9 +279,8 @@ class Statements:
     def requeue_failed(self) -> str:
         """Parameters: now, job id. The job comes back due now, with no attempts or error."""
         return (
-            f"INSERT INTO {self.job_table} "
-            "(job_id, queue, job_type, payload, priority, enqueued_at, process_at, meta) "
-            "SELECT job_id, queue, job_type, payload, priority, enqueued_at, ?, meta "
+            f"INSERT INTO {self.job_table} ({', '.join(NewJobRow._fields)}) "
+            f"SELECT {copied(NewJobRow._fields, process_at='?')} "
             f"FROM {self.archived_job_table} WHERE job_id = ? AND status = 'failed'"
         )
 
@@ -265,53 +312,36 @@ def decode_payload(serializer: Serializer, text: str) -> tuple[Any, JobError | N
         return None, JobError(type="SerializationError", message=str(exc))
 
 
-def job_from_row(row: Sequence[Any], *, payload: Any, now: datetime) -> Job:
-    """A row of `Statements.get` (or a claimed row, padded) as a Job with the decoded `payload`.
-    A queued job is RUNNING while its lease holds."""
-    (
-        job_id,
-        queue,
-        job_type,
-        _payload_text,
-        priority,
-        attempts,
-        abandons,
-        enqueued_at,
-        process_at,
-        meta,
-        error_type,
-        error_message,
-        error_traceback,
-        locked_until,
-        status,
-        started_at,
-        finished_at,
-    ) = row
-    due = from_text(process_at)
-    if status is None:
-        job_status = queued_status(due, _maybe(locked_until), now)
+def job_from_row(row: JobRow, *, payload: Any, now: datetime) -> Job:
+    """A job row as a Job with the decoded `payload`. A queued job is RUNNING while its lease
+    holds; an archived job has its own status."""
+    due = from_text(row.process_at)
+    if row.status is None:
+        status = queued_status(due, _maybe(row.locked_until), now)
     else:
-        job_status = JobStatus(status)
+        status = JobStatus(row.status)
     error = None
-    if error_type is not None:
+    if row.error_type is not None:
         error = JobError(
-            type=error_type, message=error_message or "", traceback=error_traceback or ""
+            type=row.error_type,
+            message=row.error_message or "",
+            traceback=row.error_traceback or "",
         )
     return Job(
-        id=job_id,
-        queue=queue,
-        job_type=job_type,
+        id=row.job_id,
+        queue=row.queue,
+        job_type=row.job_type,
         payload=payload,
-        priority=Priority(priority),
-        attempts=attempts,
-        abandons=abandons,
-        enqueued_at=from_text(enqueued_at),
+        priority=Priority(row.priority),
+        attempts=row.attempts,
+        abandons=row.abandons,
+        enqueued_at=from_text(row.enqueued_at),
         process_at=due,
-        status=job_status,
-        meta=decode_meta(meta),
+        status=status,
+        meta=decode_meta(row.meta),
         error=error,
-        started_at=_maybe(started_at),
-        finished_at=_maybe(finished_at),
+        started_at=_maybe(row.started_at),
+        finished_at=_maybe(row.finished_at),
     )
 
 

@@ -23,9 +23,10 @@ from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.adapters.sqlite._connections import Connections, Handle, translate
 from proletarian.adapters.sqlite._sql import (
-    ABANDONS,
     DEFAULT_ARCHIVED_JOB_TABLE,
     DEFAULT_JOB_TABLE,
+    JobRow,
+    NewJobRow,
     Statements,
     decode_payload,
     from_text,
@@ -244,26 +245,26 @@ class SQLiteStore:
                 own.executemany(self._sql.insert, rows)
         else:
             self._enqueue_on(conn, rows)
-        return [row[0] for row in rows]
+        return [row.job_id for row in rows]
 
-    def _row(self, job: NewJob, now: datetime) -> tuple[str, str, str, str, int, str, str, str]:
+    def _row(self, job: NewJob, now: datetime) -> NewJobRow:
         row = encode(job, serializer=self.serializer, ids=self.job_ids, now=now)
         if row.id is None:
             raise ConfigurationError(
                 "SQLiteStore cannot use database-generated ids; use the default Uuid7Ids"
             )
-        return (
-            row.id,
-            row.queue,
-            row.job_type,
-            row.payload,
-            row.priority,
-            to_text(row.enqueued_at),
-            to_text(row.process_at),
-            row.meta,
+        return NewJobRow(
+            job_id=row.id,
+            queue=row.queue,
+            job_type=row.job_type,
+            payload=row.payload,
+            priority=row.priority,
+            enqueued_at=to_text(row.enqueued_at),
+            process_at=to_text(row.process_at),
+            meta=row.meta,
         )
 
-    def _enqueue_on(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    def _enqueue_on(self, conn: sqlite3.Connection, rows: list[NewJobRow]) -> None:
         self._check_same_file(conn)
         with translate(self.path):
             autocommits = conn.isolation_level is None or getattr(conn, "autocommit", None) is True
@@ -312,9 +313,13 @@ class SQLiteStore:
             ).fetchall()
             if not picked:
                 return None
-            *row, abandoned = picked[0]
-            conn.execute(self._sql.take, (token, to_text(now + self.lease), abandoned, row[0]))
-        row[ABANDONS] += abandoned  # as `take` just counted it
+            row = JobRow(*picked[0])
+            # A lease on a job the pick takes has expired: its attempt is counted abandoned.
+            abandoned = int(row.locked_until is not None)
+            until = to_text(now + self.lease)
+            conn.execute(self._sql.take, (token, until, abandoned, row.job_id))
+        # As `take` just left it.
+        row = row._replace(abandons=row.abandons + abandoned, locked_until=until)
         return SQLiteClaim(self, row, token, now)
 
     # -- inspection and operations -------------------------------------------------------------
@@ -326,8 +331,9 @@ class SQLiteStore:
             rows = self._connections.current().execute(self._sql.get, (job_id, job_id)).fetchall()
         if not rows:
             return None
-        payload, _ = decode_payload(self.serializer, rows[0][3])
-        return job_from_row(rows[0], payload=payload, now=now)
+        row = JobRow(*rows[0])
+        payload, _ = decode_payload(self.serializer, row.payload)
+        return job_from_row(row, payload=payload, now=now)
 
     def stats(self) -> dict[str, QueueStats]:
         """Counts per queue from one snapshot. Scans the archive: prune it to keep this quick."""
@@ -395,7 +401,7 @@ class SQLiteClaim:
     def __init__(
         self,
         store: SQLiteStore,
-        row: Sequence[Any],
+        row: JobRow,
         token: str,
         started_at: datetime,
     ) -> None:
@@ -405,9 +411,8 @@ class SQLiteClaim:
         self._held: Handle | None = None  # the handler's transaction, once asked for
         self._holder = 0
         self._writes_lost = False  # the handler's transaction ended without committing
-        payload, self.decode_error = decode_payload(store.serializer, row[3])
-        leased = (*row, to_text(started_at + store.lease), None, None, None)
-        self.job: Job = job_from_row(leased, payload=payload, now=started_at)
+        payload, self.decode_error = decode_payload(store.serializer, row.payload)
+        self.job: Job = job_from_row(row, payload=payload, now=started_at)
 
     @property
     def lease(self) -> timedelta:
