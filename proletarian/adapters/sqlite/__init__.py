@@ -13,6 +13,7 @@ except ImportError as exc:  # some Python builds leave out _sqlite3
         "SQLiteStore needs the sqlite3 module, which this Python was built without"
     ) from exc
 
-from proletarian.adapters.sqlite.store import SQLiteClaim, SQLiteStore
+from proletarian.adapters.sqlite.claim import SQLiteClaim
+from proletarian.adapters.sqlite.store import SQLiteStore
 
 __all__ = ["SQLiteClaim", "SQLiteStore"]

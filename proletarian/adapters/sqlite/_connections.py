@@ -1,5 +1,5 @@
 """Connections of a SQLite store: one per thread, opened on first use, all closable at once;
-and the translation of sqlite3 errors into proletarian's."""
+the store's transactions on them; and the translation of sqlite3 errors into proletarian's."""
 
 from __future__ import annotations
 
@@ -151,3 +151,48 @@ class Connections:
     def is_holding(self, thread: int) -> bool:
         with self._lock:
             return thread in self._holding
+
+    # -- transactions on the calling thread's connection -------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the calling thread's connection: commits when the block
+        ends, rolls back when it raises."""
+        if self.is_holding(threading.get_ident()):
+            raise StoreError(
+                "this thread's handler holds the write transaction of ctx.connection, and SQLite "
+                "has one writer: enqueue with conn=ctx.connection, or write after the handler"
+            )
+        with self._transaction("BEGIN IMMEDIATE") as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query in the block sees the same snapshot."""
+        with self._transaction("BEGIN") as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        conn = self.current()
+        with translate(self.path):
+            if conn.in_transaction:
+                # Left open by a call interrupted between BEGIN and its end (KeyboardInterrupt);
+                # only this thread uses this connection, so nothing else is lost.
+                conn.execute("ROLLBACK")
+            conn.execute(begin)
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback(conn)
+                raise
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            # The error being raised matters more; a connection that can't roll back is in an
+            # unknown state, so this thread gets a fresh one next time.
+            self.forget_current()

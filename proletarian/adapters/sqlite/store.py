@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -16,12 +15,10 @@ from proletarian.adapters.common import (
     DEFAULT_LEASE,
     check_conn,
     encode,
-    error_params,
-    new_token,
 )
 from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.serializers import JsonSerializer
-from proletarian.adapters.sqlite._connections import Connections, Handle, translate
+from proletarian.adapters.sqlite._connections import Connections, translate
 from proletarian.adapters.sqlite._sql import (
     DEFAULT_ARCHIVED_JOB_TABLE,
     DEFAULT_JOB_TABLE,
@@ -33,8 +30,9 @@ from proletarian.adapters.sqlite._sql import (
     job_from_row,
     to_text,
 )
-from proletarian.core.errors import ClaimLost, ConfigurationError, StoreError, StoreUnavailable
-from proletarian.core.job import Job, JobError, JobStatus, NewJob, QueueStats
+from proletarian.adapters.sqlite.claim import SQLiteClaim, lease_job
+from proletarian.core.errors import ConfigurationError
+from proletarian.core.job import Job, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.core.urls import kind_of, redact
 from proletarian.ports.clock import Clock
@@ -43,7 +41,6 @@ from proletarian.ports.serializer import Serializer
 
 DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
 SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
-_HANDLER_SAVEPOINT = "proletarian_handler"
 _ENQUEUE_SAVEPOINT = "proletarian_enqueue"
 
 
@@ -181,48 +178,11 @@ class SQLiteStore:
 
     # -- transactions --------------------------------------------------------------------------
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction on the calling thread's connection: commits when the block
-        ends, rolls back when it raises."""
-        if self._connections.is_holding(threading.get_ident()):
-            raise StoreError(
-                "this thread's handler holds the write transaction of ctx.connection, and SQLite "
-                "has one writer: enqueue with conn=ctx.connection, or write after the handler"
-            )
-        with self._transaction("BEGIN IMMEDIATE") as conn:
-            yield conn
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._connections.write()
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """One read transaction: every query in the block sees the same snapshot."""
-        with self._transaction("BEGIN") as conn:
-            yield conn
-
-    @contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        conn = self._connections.current()
-        with translate(self.path):
-            if conn.in_transaction:
-                # Left open by a call interrupted between BEGIN and its end (KeyboardInterrupt);
-                # only this thread uses this connection, so nothing else is lost.
-                conn.execute("ROLLBACK")
-            conn.execute(begin)
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                self._rollback(conn)
-                raise
-
-    def _rollback(self, conn: sqlite3.Connection) -> None:
-        try:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            # The error being raised matters more; a connection that can't roll back is in an
-            # unknown state, so this thread gets a fresh one next time.
-            self._connections.forget_current()
+    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._connections.read()
 
     # -- enqueue -------------------------------------------------------------------------------
 
@@ -305,22 +265,15 @@ class SQLiteStore:
         had a lease before, and it would need SQLite 3.35, newer than some distributions'
         Python links.)"""
         self._ready()
-        now = self.clock.now()
-        token = new_token(worker_id)
-        with self._write() as conn:
-            picked = conn.execute(
-                self._sql.pick(len(queues)), (*queues, to_text(now), to_text(now))
-            ).fetchall()
-            if not picked:
-                return None
-            row = JobRow(*picked[0])
-            # A lease on a job the pick takes has expired: its attempt is counted abandoned.
-            abandoned = int(row.locked_until is not None)
-            until = to_text(now + self.lease)
-            conn.execute(self._sql.take, (token, until, abandoned, row.job_id))
-        # As `take` just left it.
-        row = row._replace(abandons=row.abandons + abandoned, locked_until=until)
-        return SQLiteClaim(self, row, token, now)
+        return lease_job(
+            self._connections,
+            self._sql,
+            serializer=self.serializer,
+            clock=self.clock,
+            lease=self.lease,
+            queues=queues,
+            worker_id=worker_id,
+        )
 
     # -- inspection and operations -------------------------------------------------------------
 
@@ -385,158 +338,3 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"<SQLiteStore path={self.path!r}>"
-
-
-class SQLiteClaim:
-    """A leased claim on a SQLiteStore job. Used by one thread, except `renew`, which the
-    worker's heartbeat calls from its own thread.
-
-    The handler runs outside any transaction. If it asks for `connection`, the claim opens a
-    write transaction on a dedicated connection (after checking it still holds the job) and
-    keeps it until the outcome, which is written and committed in that same transaction: handler
-    writes commit with success and are rolled back (to a savepoint) before a retry or failure is
-    recorded. While it is open, SQLite's one writer is taken: other claims and enqueues wait.
-    """
-
-    def __init__(
-        self,
-        store: SQLiteStore,
-        row: JobRow,
-        token: str,
-        started_at: datetime,
-    ) -> None:
-        self._store = store
-        self._token = token
-        self._started_at = started_at
-        self._held: Handle | None = None  # the handler's transaction, once asked for
-        self._holder = 0
-        self._writes_lost = False  # the handler's transaction ended without committing
-        payload, self.decode_error = decode_payload(store.serializer, row.payload)
-        self.job: Job = job_from_row(row, payload=payload, now=started_at)
-
-    @property
-    def lease(self) -> timedelta:
-        return self._store.lease
-
-    @property
-    def connection(self) -> sqlite3.Connection:
-        """The handler's write transaction, begun on first access. Raises ClaimLost if the
-        lease was lost before it could begin. Never commit or roll it back yourself."""
-        if self._held is None:
-            self._held = self._begin_handler_transaction()
-        conn = self._held.conn
-        if conn is None:
-            raise StoreUnavailable(f"SQLite store {self._store.path} was closed")
-        return conn
-
-    def _begin_handler_transaction(self) -> Handle:
-        store = self._store
-        handle = store._connections.open()
-        conn = handle.conn
-        assert conn is not None
-        try:
-            with translate(store.path):
-                conn.execute("BEGIN IMMEDIATE")
-                if conn.execute(store._sql.holds, (self.job.id, self._token)).fetchone() is None:
-                    raise self._lost()
-                conn.execute(f"SAVEPOINT {_HANDLER_SAVEPOINT}")
-        except BaseException:
-            handle.close()
-            raise
-        self._holder = threading.get_ident()
-        store._connections.hold(self._holder)
-        return handle
-
-    def renew(self) -> None:
-        """Push `locked_until` a lease past now, if this claim still holds the job."""
-        if self._held is not None:
-            # The handler's open write transaction keeps every other writer, and so every other
-            # claim, away from the job until the outcome commits: there is nothing to renew.
-            return
-        store = self._store
-        until = to_text(store.clock.now() + store.lease)
-        with store._write() as conn:
-            if conn.execute(store._sql.renew, (until, self.job.id, self._token)).rowcount != 1:
-                raise self._lost()
-
-    def succeed(self) -> None:
-        self._archive(JobStatus.SUCCEEDED, None)
-
-    def fail(self, error: JobError) -> None:
-        self._archive(JobStatus.FAILED, error)
-
-    def _archive(self, status: JobStatus, error: JobError | None) -> None:
-        store = self._store
-        finished = to_text(store.clock.now())
-        params = (
-            *error_params(error),
-            status.value,
-            to_text(self._started_at),
-            finished,
-            self.job.id,
-            self._token,
-        )
-        with self._outcome(keep_handler_writes=status is JobStatus.SUCCEEDED) as conn:
-            if conn.execute(store._sql.archive, params).rowcount != 1:
-                raise self._lost()
-            conn.execute(store._sql.delete, (self.job.id,))
-
-    def retry_at(self, when: datetime, error: JobError) -> None:
-        params = (to_text(when), *error_params(error), self.job.id, self._token)
-        with self._outcome(keep_handler_writes=False) as conn:
-            if conn.execute(self._store._sql.retry, params).rowcount != 1:
-                raise self._lost()
-
-    def interrupt(self) -> None:
-        """End the handler's write transaction, if it asked for one (it holds SQLite's one
-        writer): its statement is interrupted and its connection closed, which rolls it back."""
-        held, self._held = self._held, None
-        self._writes_lost = True
-        if held is None:
-            return
-        self._store._connections.release(self._holder)
-        conn = held.conn
-        if conn is not None:
-            conn.interrupt()
-        held.close()
-
-    def abandon(self) -> None:
-        with self._outcome(keep_handler_writes=False) as conn:
-            if conn.execute(self._store._sql.abandon, (self.job.id, self._token)).rowcount != 1:
-                raise self._lost()
-
-    @contextmanager
-    def _outcome(self, *, keep_handler_writes: bool) -> Iterator[sqlite3.Connection]:
-        """The transaction an outcome is written in: the handler's, if it asked for one and it
-        is still open; otherwise a new one, conditional on the token like any leased claim.
-        Success is refused once the handler's transaction was lost: its writes went with it."""
-        if keep_handler_writes and self._writes_lost:
-            raise ClaimLost(
-                f"job {self.job.id} can't succeed: the handler's writes on ctx.connection were "
-                "lost with their transaction; the job runs again when its lease expires"
-            )
-        held, self._held = self._held, None
-        if held is not None:
-            self._store._connections.release(self._holder)
-            self._writes_lost = True  # until the handler's transaction commits below
-        conn = None if held is None else held.conn
-        if conn is None or not conn.in_transaction:
-            if held is not None:
-                held.close()
-            with self._store._write() as own:
-                yield own
-            return
-        try:
-            with translate(self._store.path):
-                if not keep_handler_writes:
-                    conn.execute(f"ROLLBACK TO {_HANDLER_SAVEPOINT}")
-                conn.execute(f"RELEASE {_HANDLER_SAVEPOINT}")
-                yield conn
-                conn.execute("COMMIT")
-        finally:
-            # Closing rolls back whatever did not commit.
-            if held is not None:
-                held.close()
-
-    def _lost(self) -> ClaimLost:
-        return ClaimLost(f"job {self.job.id} is no longer held by this claim (lease expired)")
