@@ -5,6 +5,7 @@ and orders jobs exactly like the database stores, and it passes the same contrac
     store = MemoryStore()
 """
 
-from proletarian.adapters.memory.store import MemoryClaim, MemoryStore, MemoryTransaction
+from proletarian.adapters.memory.claim import MemoryClaim
+from proletarian.adapters.memory.store import MemoryStore, MemoryTransaction
 
 __all__ = ["MemoryClaim", "MemoryStore", "MemoryTransaction"]
