@@ -13,9 +13,9 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from proletarian.adapters.clocks import SystemClock
-from proletarian.adapters.common import DEFAULT_LEASE, encode, new_token, prune_in_batches
+from proletarian.adapters.common import DEFAULT_LEASE, encode, prune_in_batches
 from proletarian.adapters.ids import Uuid7Ids
-from proletarian.adapters.redis.claim import RedisClaim
+from proletarian.adapters.redis.claim import RedisClaim, lease_job
 from proletarian.adapters.redis.codec import fields, from_micros, load_payload, micros, text, to_job
 from proletarian.adapters.redis.listener import RedisListener
 from proletarian.adapters.redis.scripts import Scripts, translated
@@ -169,14 +169,15 @@ class RedisStore:
     def claim(self, queues: Sequence[str], *, worker_id: str) -> RedisClaim | None:
         """One script: due scheduled jobs become ready, expired leases are released, and the
         most urgent ready job of `queues` is leased to a new token with its attempt counted."""
-        if not queues:
-            return None
-        now = self.clock.now()
-        token = new_token(worker_id)
-        job = self._call("claim", micros(now), micros(now + self.lease), token, *queues)
-        if job is None:
-            return None
-        return RedisClaim(self, fields(job), token, now)
+        return lease_job(
+            self._call,
+            serializer=self.serializer,
+            clock=self.clock,
+            lease=self.lease,
+            archive_retention=self.archive_retention,
+            queues=queues,
+            worker_id=worker_id,
+        )
 
     # -- inspection and operations ---------------------------------------------------------
 
