@@ -19,7 +19,12 @@ from pymysql.err import InterfaceError, MySQLError
 
 from proletarian.adapters import url_options as read
 from proletarian.adapters.mysql import _network
-from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
+from proletarian.core.errors import (
+    ConfigurationError,
+    SchemaMissing,
+    StoreError,
+    StoreUnavailable,
+)
 from proletarian.core.urls import redact
 
 __all__ = [
@@ -51,6 +56,14 @@ _GONE_CODES = frozenset(
         1927,  # MariaDB: connection was killed
         3169,  # MySQL: session was killed
         4031,  # MySQL: disconnected by the server for inactivity
+    }
+)
+# Server errors of the store's own statements when its tables, or a column a later release
+# added, are not there: install_schema() creates them.
+_SCHEMA_MISSING_CODES = frozenset(
+    {
+        1054,  # unknown column
+        1146,  # table doesn't exist
     }
 )
 # Query parameters of a mysql:// URL passed on to pymysql.connect, with their readers.
@@ -191,9 +204,17 @@ def is_in_step(exc: BaseException) -> bool:
 
 @contextmanager
 def translate(where: str, action: str) -> Iterator[None]:
-    """Driver errors become StoreUnavailable (connection lost, server down) or StoreError."""
+    """Driver errors become StoreUnavailable (connection lost, server down), SchemaMissing (no
+    such table or column) or StoreError."""
     try:
         yield
     except MySQLError as exc:
-        kind = StoreUnavailable if is_connection_error(exc) else StoreError
+        code = exc.args[0] if exc.args else None
+        kind = (
+            StoreUnavailable
+            if is_connection_error(exc)
+            else SchemaMissing
+            if code in _SCHEMA_MISSING_CODES
+            else StoreError
+        )
         raise kind(f"MySQL at {where}: {action} failed: {exc}") from exc
