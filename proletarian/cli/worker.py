@@ -6,14 +6,13 @@ import argparse
 import logging
 import sys
 from datetime import timedelta
+from typing import Any
 
 from proletarian.cli.errors import FAILURE, OK, CliError, UsageError
 from proletarian.cli.loading import load_handler
 from proletarian.cli.session import opened, store_url
 from proletarian.cli.signals import StopSignals
-from proletarian.core.errors import StoreError, StoreUnavailable
 from proletarian.core.urls import kind_of, redact
-from proletarian.ports.store import QueueStore
 from proletarian.worker.queue_worker import QueueWorker
 
 # A primary-key lookup that touches the store's tables: it proves at start-up that the server is
@@ -24,20 +23,20 @@ PROBE_ID = "00000000-0000-0000-0000-000000000000"
 def run_worker(args: argparse.Namespace) -> int:
     """Exit 0 after a graceful stop, 1 if the store can't be reached at start, a handler raised
     SystemExit or KeyboardInterrupt, or jobs were still running after the shutdown timeout."""
-    url = store_url(args.url)
+    url = store_url(args)
     handler = load_handler(args.handler)
     logging.basicConfig(
         level=args.log_level.upper(),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    options: dict[str, timedelta] = {}
+    options: dict[str, Any] = {}
     if args.lease is not None:
         if kind_of(url) == "mysql":
             raise UsageError("--lease: MySQL claims are transactional; it has no leased claims")
         options["lease"] = timedelta(seconds=args.lease)
     with opened(url, **options) as store:
-        _probe(store, url)
+        store.get_job(PROBE_ID)  # missing tables: SchemaMissing, which `opened` explains
         worker = QueueWorker(
             store,
             handler,
@@ -74,17 +73,6 @@ def run_worker(args: argparse.Namespace) -> int:
         return FAILURE
     _say("worker stopped")
     return OK
-
-
-def _probe(store: QueueStore, url: str) -> None:
-    try:
-        store.get_job(PROBE_ID)
-    except StoreUnavailable:
-        raise
-    except StoreError as exc:
-        raise CliError(
-            f"{exc}; is the schema installed? (proletarian schema apply --url {redact(url)})"
-        ) from exc
 
 
 def _say(message: str) -> None:

@@ -494,6 +494,121 @@ def test_an_unparseable_url_is_shown_without_its_password(
     assert "secret" not in result.out + result.err
 
 
+# -- store options ------------------------------------------------------------------------------
+
+
+def test_store_options_reach_the_store_for_every_command(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """-o KEY=VALUE gives the store an option for schema apply, enqueue, status and prune alike:
+    jobs go to the tables it names, and commands without it look at the default ones."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    tables = ["-o", "job_table=jobs", "--store-option", "archived_job_table=done"]
+    assert run(capsys, "schema", "apply", "--url", url, *tables).code == 0
+    job_id = run(capsys, "enqueue", "t", "{}", "--url", url, *tables).out.strip()
+    status = run(capsys, "status", "--url", url, *tables)
+    assert status.out.splitlines()[2].split()[:2] == ["default", "1"]
+    assert run(capsys, "status", "--url", url).out.startswith("no jobs in ")
+    assert run(capsys, "cancel", job_id, "--url", url, *tables).code == 0
+    with sqlite3.connect(tmp_path / "jobs.db") as conn:
+        tables_made = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"jobs", "done", "job", "archived_job"} <= tables_made
+
+
+def test_a_store_option_replaces_the_urls_own_value(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """-o wins over the same option in the URL's query, and the URL shown says so."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}?job_table=a"
+    assert run(capsys, "schema", "apply", "--url", url, "-o", "job_table=b").code == 0
+    result = run(capsys, "status", "--url", url, "-o", "job_table=b")
+    assert result.out.strip().endswith("jobs.db?job_table=b")
+    with sqlite3.connect(tmp_path / "jobs.db") as conn:
+        tables_made = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "b" in tables_made
+    assert "a" not in tables_made
+
+
+def test_store_options_apply_to_the_url_variable_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-o adds to PROLETARIAN_URL as it does to --url."""
+    monkeypatch.setenv(session.URL_VARIABLE, "memory://")
+    result = run(capsys, "status", "-o", "lease=5")
+    assert (result.code, result.out.strip()) == (0, "no jobs in memory://?lease=5")
+
+
+@pytest.mark.parametrize(
+    ("url", "fragments"),
+    [
+        (
+            "redis://127.0.0.1:1/7?prefx=myapp",
+            ["Redis URL option 'prefx' is not supported", "archive_retention, lease, prefix"],
+        ),
+        (
+            "postgresql://app:s3cret@127.0.0.1:1/app?prefix=myapp",
+            ["PostgreSQL URL option 'prefix' is not supported", "job_table", "schema"],
+        ),
+        (
+            "mysql://app:s3cret@127.0.0.1:1/app?schema=app",
+            ["MySQL URL option 'schema' is not supported", "job_table", "pool_size"],
+        ),
+        ("sqlite:///jobs.db?schema=app", ["SQLite URL option 'schema' is not supported"]),
+        ("memory://?prefix=myapp", ["memory URL option 'prefix' is not supported; expected"]),
+    ],
+    ids=["redis", "postgres", "mysql", "sqlite", "memory"],
+)
+@pytest.mark.parametrize("command", [["status"], ["schema", "apply"], ["worker", "json:loads"]])
+def test_an_option_the_store_does_not_take_is_one_usage_line(
+    capsys: pytest.CaptureFixture[str], url: str, fragments: list[str], command: list[str]
+) -> None:
+    """An unknown URL option is one line naming it and listing the store's options, exit 2,
+    before any server is contacted; the password is never shown."""
+    result = run(capsys, *command, "--url", url)
+    one_line_error(result, 2, *fragments)
+    assert "s3cret" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        ("lease=soon", "SQLite URL option lease='soon' is not valid: expected a number of seconds"),
+        ("lease=0", "lease must be a positive timedelta"),
+        ("busy_timeout=-1", "busy_timeout='-1'"),
+        ("job_table=a;b", "job_table 'a;b' is not a valid identifier"),
+        ("synchronous=sometimes", "synchronous must be one of NORMAL, FULL, EXTRA"),
+    ],
+)
+def test_a_bad_store_option_value_is_one_usage_line_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, option: str, fragment: str
+) -> None:
+    """A value the store can't read or refuses is one line naming the option, exit 2."""
+    result = run(capsys, "schema", "apply", "--url", f"sqlite:///{tmp_path / 'j.db'}", "-o", option)
+    one_line_error(result, 2, fragment)
+
+
+@pytest.mark.parametrize("option", ["schema", "=app", "", " =x"])
+def test_a_store_option_must_be_key_equals_value(
+    capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    """-o without KEY=VALUE is refused by the parser in one line, exit 2."""
+    one_line_error(run(capsys, "status", "--url", "memory://", "-o", option), 2, "KEY=VALUE")
+
+
+def test_schema_print_uses_the_store_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """schema print shows the DDL with the schema, tables and id kind the options name, still
+    without connecting."""
+    result = run(
+        capsys, "schema", "print", "--url", "postgresql://127.0.0.1:1/app",
+        "-o", "schema=app", "-o", "job_ids=database",
+    )  # fmt: skip
+    assert result.code == 0, result
+    assert 'CREATE TABLE IF NOT EXISTS "app"."job" (' in result.out
+    assert "GENERATED BY DEFAULT AS IDENTITY" in result.out
+    sqlite = run(capsys, "schema", "print", "--url", "sqlite:///x.db?job_table=jobs")
+    assert 'CREATE TABLE IF NOT EXISTS "jobs"' in sqlite.out
+
+
 # -- the parser ---------------------------------------------------------------------------------
 
 
