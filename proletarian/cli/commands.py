@@ -27,7 +27,7 @@ def enqueue(args: argparse.Namespace) -> int:
         priority=Priority[args.priority.upper()],
         process_in=timedelta(seconds=args.delay) if args.delay else None,
     )
-    with opened(url) as store:
+    with opened(url, existing=True) as store:
         print(store.enqueue(job))
     return OK
 
@@ -36,7 +36,7 @@ def status(args: argparse.Namespace) -> int:
     """Print one row per queue: queued jobs by state, archived jobs by outcome, and how long
     the oldest due job has waited."""
     url = store_url(args)
-    with opened(url) as store:
+    with opened(url, existing=True) as store:
         stats = store.stats()
     if not stats:
         print(f"no jobs in {redact(url)}")
@@ -60,7 +60,7 @@ def status(args: argparse.Namespace) -> int:
 def retry(args: argparse.Namespace) -> int:
     """Put an archived failed job back on its queue, due now, with its attempts reset."""
     url = store_url(args)
-    with opened(url) as store:
+    with opened(url, existing=True) as store:
         if store.retry_failed(args.job_id):
             print(f"job {args.job_id} is queued again")
             return OK
@@ -73,7 +73,7 @@ def retry(args: argparse.Namespace) -> int:
 def cancel(args: argparse.Namespace) -> int:
     """Remove a queued job that has not started."""
     url = store_url(args)
-    with opened(url) as store:
+    with opened(url, existing=True) as store:
         if store.cancel(args.job_id):
             print(f"job {args.job_id} cancelled")
             return OK
@@ -91,7 +91,7 @@ def prune(args: argparse.Namespace) -> int:
     older_than: timedelta = args.older_than
     batch: int = args.batch
     deleted = 0
-    with opened(url) as store:
+    with opened(url, existing=True) as store:
         # In batches, so a large archive never holds one long transaction and shows progress.
         while True:
             step = store.prune_archive(older_than, limit=batch)

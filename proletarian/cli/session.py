@@ -15,7 +15,7 @@ from proletarian.cli import values
 from proletarian.cli.errors import CliError, UsageError
 from proletarian.core import urls
 from proletarian.core.errors import SchemaMissing
-from proletarian.core.urls import redact, with_query
+from proletarian.core.urls import kind_of, redact, with_query
 from proletarian.ports.store import QueueStore
 from proletarian.stores import open_store
 
@@ -52,8 +52,10 @@ def with_options(url: str, args: argparse.Namespace) -> str:
 
 
 @contextmanager
-def opened(url: str, **options: Any) -> Iterator[QueueStore]:
-    """The store for `url` with `options`, closed at exit.
+def opened(url: str, *, existing: bool = False, **options: Any) -> Iterator[QueueStore]:
+    """The store for `url` with `options`, closed at exit. With `existing`, a SQLite database
+    must already be there: a command that only reads or adds to a store refuses to create one
+    at a mistyped path (workers, `schema apply` and the demo create it).
 
     A missing driver is a one-line error (exit 1), and so are missing tables, with the command
     that creates them; a bad URL raises ConfigurationError and an unreachable server
@@ -61,6 +63,8 @@ def opened(url: str, **options: Any) -> Iterator[QueueStore]:
     with driver_for(url):
         store = open_store(url, **options)
     try:
+        if existing:
+            _refuse_new_database(store, url)
         yield store
     except SchemaMissing as exc:
         raise CliError(
@@ -78,6 +82,17 @@ def driver_for(url: str) -> Iterator[None]:
         yield
     except ImportError as exc:
         raise CliError(f"{exc} (needed for {redact(url)})") from exc
+
+
+def _refuse_new_database(store: QueueStore, url: str) -> None:
+    if kind_of(url) != "sqlite":
+        return
+    path: str = getattr(store, "path", "")
+    if path and not os.path.exists(path):
+        raise UsageError(
+            f"no SQLite database at {path}; check the path, or create it with: "
+            f"proletarian schema apply --url {shlex.quote(redact(url))} (a worker creates it too)"
+        )
 
 
 def scrub(message: str, url: str | None) -> str:

@@ -86,6 +86,7 @@ def cli(
         return
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     store = open_store(url)
+    store.install_schema()  # the commands other than worker refuse to create the file
     try:
         yield Cli(url, store, capsys)
     finally:
@@ -455,13 +456,40 @@ def test_a_bad_url_is_a_usage_error(
 
 
 def test_an_unopenable_sqlite_path_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    """A SQLite file in a directory that does not exist fails in one line, exit 1."""
+    """A SQLite file in a directory that does not exist can't be created: one line, exit 1."""
     one_line_error(
-        run(capsys, "status", "--url", "sqlite:////nonexistent/dir/jobs.db"),
+        run(capsys, "schema", "apply", "--url", "sqlite:////nonexistent/dir/jobs.db"),
         1,
         "store unavailable",
         "/nonexistent/dir/jobs.db",
     )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["enqueue", "t", "{}"],
+        ["retry", NEVER_ENQUEUED],
+        ["cancel", NEVER_ENQUEUED],
+        ["prune", "--older-than", "7d"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_commands_other_than_worker_refuse_a_sqlite_file_that_is_not_there(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
+) -> None:
+    """A mistyped SQLite path is one line naming the path and the command that creates the
+    database, exit 2, and no file is created (status used to create it and print no jobs)."""
+    path = tmp_path / "typo.db"
+    result = run(capsys, *argv, "--url", f"sqlite:///{path}")
+    one_line_error(
+        result,
+        2,
+        f"no SQLite database at {path}",
+        f"proletarian schema apply --url sqlite:///{path}",
+    )
+    assert not path.exists()
 
 
 def test_an_unreachable_server_is_one_line_without_the_password(
@@ -500,7 +528,7 @@ def test_an_unparseable_url_is_shown_without_its_password(
 def test_store_options_reach_the_store_for_every_command(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """-o KEY=VALUE gives the store an option for schema apply, enqueue, status and prune alike:
+    """-o KEY=VALUE gives the store an option for schema apply, enqueue, status and cancel alike:
     jobs go to the tables it names, and commands without it look at the default ones."""
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     tables = ["-o", "job_table=jobs", "--store-option", "archived_job_table=done"]
