@@ -24,7 +24,7 @@ def run_worker(args: argparse.Namespace) -> int:
     """Exit 0 after a graceful stop, 1 if the store can't be reached at start, a handler raised
     SystemExit or KeyboardInterrupt, or jobs were still running after the shutdown timeout."""
     url = store_url(args)
-    handler = load_handler(args.handler)
+    handler = load_handler(args.handler, mode=args.handler_mode)
     logging.basicConfig(
         level=args.log_level.upper(),
         stream=sys.stderr,

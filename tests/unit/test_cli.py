@@ -670,6 +670,17 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 NOT_A_FUNCTION = 42
 
 
+def advanced_handler(job: proletarian.Job, ctx: proletarian.JobContext) -> None:
+    """A handler written for --handler-mode advanced."""
+
+
+def default_handler(job_type: str, payload: Any) -> None:
+    """A handler written for the default mode."""
+
+
+registry = proletarian.Handlers()
+
+
 @pytest.mark.parametrize(
     ("handler", "code", "fragment"),
     [
@@ -684,6 +695,54 @@ def test_worker_with_a_bad_handler_path(
 ) -> None:
     """A handler path that does not resolve is one line naming it, before any store is opened."""
     one_line_error(run(capsys, "worker", handler, "--url", "memory://"), code, fragment)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (
+            ["tests.unit.test_cli:advanced_handler"],
+            [
+                "takes (job: proletarian.Job, ctx: proletarian.JobContext), the advanced mode's",
+                "run it with --handler-mode advanced",
+            ],
+        ),
+        (
+            ["tests.unit.test_cli:default_handler", "--handler-mode", "advanced"],
+            [
+                "takes (job_type: str, payload: Any), the default mode's arguments",
+                "drop --handler-mode advanced",
+            ],
+        ),
+    ],
+    ids=["advanced-handler-in-default-mode", "default-handler-in-advanced-mode"],
+)
+def test_worker_with_a_handler_of_the_other_mode(
+    capsys: pytest.CaptureFixture[str], argv: list[str], fragments: list[str]
+) -> None:
+    """A handler whose parameters belong to the other mode is one line saying which flag to
+    change, exit 2, before any store is opened (it used to fail every job with
+    "'str' object has no attribute 'payload'")."""
+    result = run(capsys, "worker", *argv, "--url", "sqlite:////nonexistent/dir/jobs.db")
+    one_line_error(result, 2, *fragments)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tests.unit.test_cli:advanced_handler", "--handler-mode", "advanced"],
+        ["tests.unit.test_cli:default_handler"],
+        ["tests.unit.test_cli:registry"],
+        ["tests.unit.test_cli:registry", "--handler-mode", "advanced"],
+    ],
+)
+def test_worker_with_a_handler_of_its_mode_gets_to_the_store(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """A handler that fits its mode, and a Handlers registry in either, pass loading: the
+    worker goes on to the store (here one that can't be opened)."""
+    result = run(capsys, "worker", *argv, "--url", "sqlite:////nonexistent/dir/jobs.db")
+    one_line_error(result, 1, "store unavailable")
 
 
 def test_worker_handler_module_with_a_missing_dependency(
