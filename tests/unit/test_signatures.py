@@ -1,15 +1,18 @@
-"""Reading which handler mode a handler was written for, from its first two parameters."""
+"""Reading which handler mode a handler was written for, from its first two parameters, and
+QueueWorker refusing a handler written for the other mode."""
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import proletarian
-from proletarian import Job, JobContext
+from proletarian import ConfigurationError, Job, JobContext, QueueWorker
+from proletarian.adapters.memory import MemoryStore
 from proletarian.core.signatures import written_for
 
 
@@ -79,3 +82,33 @@ def test_a_handler_that_does_not_say_is_never_read_as_a_mode(
     """Mixed or absent evidence, fewer than two positional parameters, or no readable
     signature: no mode, so nothing is refused on a guess."""
     assert written_for(handler) is None
+
+
+@pytest.mark.parametrize(
+    ("handler", "mode", "fragment"),
+    [
+        (
+            annotated_advanced,
+            "default",
+            "the advanced mode's arguments; pass handler_mode='advanced'",
+        ),
+        (named_default, "advanced", "the default mode's arguments; pass handler_mode='default'"),
+    ],
+)
+def test_queue_worker_refuses_a_handler_of_the_other_mode(
+    handler: Callable[..., object], mode: str, fragment: str
+) -> None:
+    """QueueWorker applies the same reading: a mismatch is a ConfigurationError when the worker
+    is built, not an AttributeError on every job."""
+    with pytest.raises(ConfigurationError, match=re.escape(fragment)):
+        QueueWorker(MemoryStore(), handler, handler_mode=mode)  # type: ignore[arg-type]
+
+
+def test_queue_worker_takes_handlers_that_fit_or_say_nothing() -> None:
+    """Handlers of their mode, silent ones and a registry (in either mode) are accepted."""
+    store = MemoryStore()
+    QueueWorker(store, annotated_advanced, handler_mode="advanced")
+    QueueWorker(store, annotated_default)
+    QueueWorker(store, silent)
+    QueueWorker(store, proletarian.Handlers())
+    QueueWorker(store, proletarian.Handlers(), handler_mode="advanced")
