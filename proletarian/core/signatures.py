@@ -55,9 +55,11 @@ def _annotation(parameter: inspect.Parameter) -> str:
         return ""
     if isinstance(annotation, str):
         return annotation
+    if isinstance(annotation, type):  # as a reader would write it: Job, not its module path
+        return annotation.__qualname__
     return inspect.formatannotation(annotation)
 
 
 def _last_name(annotation: str) -> str:
-    """"proletarian.Job" -> "Job": how a module imported the name does not matter."""
+    """The last dotted name, Job for proletarian.Job: how a module imported it doesn't matter."""
     return annotation.rsplit(".", 1)[-1].strip()

@@ -46,6 +46,14 @@ def one(payload: Any) -> None: ...
 def keyword_only(*, job: Job, ctx: JobContext) -> None: ...
 
 
+def class_annotated(job, ctx):  # type: ignore[no-untyped-def]
+    ...
+
+
+# As a module without `from __future__ import annotations` has them: classes, not strings.
+class_annotated.__annotations__ = {"job": Job, "ctx": JobContext}
+
+
 class Callable2:
     def __call__(self, job: Job, ctx: JobContext) -> None: ...
 
@@ -59,6 +67,7 @@ class Callable2:
             ("advanced", "job: proletarian.Job, context: proletarian.JobContext"),
         ),
         (named_advanced, ("advanced", "job, ctx")),
+        (class_annotated, ("advanced", "job: Job, ctx: JobContext")),
         (Callable2(), ("advanced", "job: Job, ctx: JobContext")),
         (functools.partial(annotated_advanced), ("advanced", "job: Job, ctx: JobContext")),
         (annotated_default, ("default", "job_type: str, payload: dict[str, Any]")),
