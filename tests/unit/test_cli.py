@@ -615,6 +615,18 @@ def test_a_bad_store_option_value_is_one_usage_line_naming_it(
     one_line_error(result, 2, fragment)
 
 
+def test_a_password_given_as_a_store_option_is_never_shown(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """-o password=... joins the URL, and the URL's password is hidden in every message."""
+    result = run(
+        capsys, "status", "--url", "postgresql://app@127.0.0.1:1/app?connect_timeout=2",
+        "-o", "password=s3cret-pw",
+    )  # fmt: skip
+    one_line_error(result, 1, "store unavailable", "password=***")
+    assert "s3cret-pw" not in result.err
+
+
 @pytest.mark.parametrize("option", ["schema", "=app", "", " =x"])
 def test_a_store_option_must_be_key_equals_value(
     capsys: pytest.CaptureFixture[str], option: str
