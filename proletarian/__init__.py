@@ -21,6 +21,7 @@ from proletarian.enqueue import enqueue, enqueue_async, enqueue_many, enqueue_ma
 from proletarian.stores import open_store
 from proletarian.worker.context import JobContext
 from proletarian.worker.handlers import Handlers
+from proletarian.worker.log import JsonFormatter, LogfmtFormatter
 from proletarian.worker.queue_worker import QueueWorker
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "JobContext",
     "JobError",
     "JobStatus",
+    "JsonFormatter",
+    "LogfmtFormatter",
     "NewJob",
     "Priority",
     "ProletarianError",

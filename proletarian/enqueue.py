@@ -47,7 +47,22 @@ def enqueue(
     Raises ConfigurationError for bad fields (naive datetimes, both `process_at` and
     `process_in`, a due time past year 9999, empty names, a NUL or lone surrogate in a name or
     in meta) and SerializationError for a payload the serializer can't encode; in both cases
-    nothing is written.
+    nothing is written. StoreError (StoreUnavailable for a lost connection) if the store
+    fails the write.
+
+    Args:
+        store: The store to write to.
+        job_type: What the handler dispatches on (see `NewJob` for this and the fields below).
+        payload: The job's data; the store's serializer must be able to encode it (JSON by
+            default: dicts with str keys, lists, str, int, float, bool, None).
+        conn: The caller's open connection: a psycopg `Connection` for PostgresStore, a
+            PyMySQL `Connection` for MySQLStore, a `sqlite3.Connection` on the store's file for
+            SQLiteStore, a `MemoryStore.transaction()` for MemoryStore. RedisStore takes none.
+        queue: The queue to put the job on.
+        process_at: When the job becomes due (timezone-aware); in the past means now.
+        process_in: How long from now until the job is due. Not with `process_at`.
+        priority: Among due jobs of the queue, more urgent ones are claimed first.
+        meta: A small map of strings stored with the job (`job.meta` in the handler).
     """
     job = new_job(
         job_type,
@@ -65,7 +80,13 @@ def enqueue_many(
     store: QueueStore, jobs: Iterable[NewJob], *, conn: Any | None = None
 ) -> list[str]:
     """Enqueue several jobs at once (one round trip where the store can) and return their ids in
-    order. All or none are written; the same rules as `enqueue` apply."""
+    order. All or none are written; the same rules as `enqueue` apply.
+
+    Args:
+        store: The store to write to.
+        jobs: The jobs, each a `NewJob`.
+        conn: The caller's open connection, as for `enqueue`.
+    """
     return store.enqueue_many(list(jobs), conn=conn)
 
 
@@ -92,6 +113,17 @@ async def enqueue_async(
     Raises ConfigurationError for a store with no async enqueue (only PostgresStore has one)
     and for bad fields, SerializationError for a payload that can't be encoded; in every case
     nothing is written.
+
+    Args:
+        store: A store with async enqueue (`AsyncEnqueuer`): PostgresStore.
+        job_type: As for `enqueue`.
+        payload: As for `enqueue`.
+        conn: The caller's open psycopg `AsyncConnection`.
+        queue: As for `enqueue`.
+        process_at: As for `enqueue`.
+        process_in: As for `enqueue`.
+        priority: As for `enqueue`.
+        meta: As for `enqueue`.
     """
     target = _async_store(store)
     job = new_job(
@@ -110,7 +142,13 @@ async def enqueue_async(
 async def enqueue_many_async(
     store: AsyncEnqueuer, jobs: Iterable[NewJob], *, conn: Any | None = None
 ) -> list[str]:
-    """`enqueue_many` for asyncio code: one round trip, all or none written, ids in order."""
+    """`enqueue_many` for asyncio code: one round trip, all or none written, ids in order.
+
+    Args:
+        store: A store with async enqueue (`AsyncEnqueuer`): PostgresStore.
+        jobs: The jobs, each a `NewJob`.
+        conn: The caller's open psycopg `AsyncConnection`, as for `enqueue_async`.
+    """
     return await _async_store(store).enqueue_many_async(list(jobs), conn=conn)
 
 

@@ -12,7 +12,12 @@ __all__ = ["CapturingLog", "ManualClock"]
 
 
 class CapturingLog:
-    """An event sink that keeps every event; thread-safe. Pass it as `log=`."""
+    """An event sink that keeps every event; thread-safe. Pass it as `log=` to a QueueWorker,
+    then assert on what happened.
+
+    Attributes:
+        events: Every event so far, in order, as `(name, data)`.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -23,9 +28,11 @@ class CapturingLog:
             self.events.append((event, dict(data)))
 
     def names(self) -> list[str]:
+        """The names of the events so far, in order."""
         with self._lock:
             return [name for name, _ in self.events]
 
     def of(self, event: str) -> list[dict[str, Any]]:
+        """The data of each event named `event`, in order."""
         with self._lock:
             return [data for name, data in self.events if name == event]

@@ -11,6 +11,6 @@ PROLETARIAN_VENV="$scratch/venv" PROLETARIAN_DEPS=latest bash "$root/scripts/set
   echo "# The dev/test toolchain, pinned: scripts/setup.sh installs exactly this."
   echo "# Refresh with: bash scripts/lock.sh   (after bash scripts/test-latest.sh passes)"
   "$scratch/venv/bin/python" -m pip freeze --all --exclude-editable --disable-pip-version-check \
-    | grep -v -i -E '^(pip|wheel)=='
+    | grep -v -i -E '^(pip|setuptools|wheel)=='
 } > "$root/locks/dev.txt"
 echo "lock: wrote locks/dev.txt ($(grep -c '==' "$root/locks/dev.txt") packages)"

@@ -17,16 +17,19 @@ extras="${1:-}"
 target="$root"
 [ -n "$extras" ] && target="$root[$extras]"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+# Left by the setuptools builds of earlier versions: on sys.path it would shadow the installed
+# package's metadata.
+rm -rf "$root/proletarian.egg-info"
 pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
 
 case "$deps" in
   latest)
-    "${pip[@]}" --upgrade --upgrade-strategy eager setuptools "$target"
+    "${pip[@]}" --upgrade --upgrade-strategy eager hatchling "$target"
     "${pip[@]}" --no-deps --no-build-isolation -e "$root"
     ;;
   lock | lowest)
-    # The build backend first, from the lock, so the editable build uses it too.
-    "${pip[@]}" "$(grep -i '^setuptools==' "$root/locks/dev.txt")"
+    # The build backend (hatchling) first, pinned by the lock, so the editable build uses it too.
+    "${pip[@]}" -c "$root/locks/dev.txt" hatchling
     if [ "$extras" = "dev" ]; then
       # Exactly the lock, nothing resolved afresh.
       "${pip[@]}" --no-deps -r "$root/locks/dev.txt"

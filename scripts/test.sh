@@ -12,8 +12,16 @@ if ! bash scripts/services.sh; then
   fi
   echo "test: a server is down; its tests will fail unless PROLETARIAN_SKIP names it" >&2
 fi
-py=.venv/bin
+venv="${PROLETARIAN_VENV:-$root/.venv}"
+py="$venv/bin"
 echo "== ruff"; $py/ruff check .
 echo "== mypy --strict"; $py/mypy
 echo "== import contracts"; $py/lint-imports
 echo "== pytest"; $py/python -m pytest "$@"
+# A whole run on the lock also runs the store contract with the library's own dependencies at
+# the lowest versions pyproject.toml admits (locks/lowest.txt), so those ranges stay honest.
+if [ $# -eq 0 ] && [ "${PROLETARIAN_DEPS:-lock}" = lock ]; then
+  echo "== store contract, lowest supported dependencies"
+  PROLETARIAN_VENV="$root/.venv-lowest" PROLETARIAN_DEPS=lowest bash scripts/setup.sh dev
+  "$root/.venv-lowest/bin/python" -m pytest -q -p no:cacheprovider tests/contract
+fi

@@ -24,6 +24,7 @@ class Uuid7Ids:
         self._pid = os.getpid()
 
     def new_id(self) -> str:
+        """A new id, in the canonical 8-4-4-4-12 hex form."""
         with self._lock:
             if not self._random or self._pid != os.getpid():
                 self._pid = os.getpid()
@@ -49,4 +50,5 @@ class DatabaseIds:
     generated id from enqueue. Needs the matching DDL variant; see the docs of each store."""
 
     def new_id(self) -> None:
+        """None: the database assigns the id."""
         return None

@@ -58,14 +58,29 @@ class _Record:
 
 
 class MemoryTransaction:
-    """Jobs enqueued with `conn=` this object appear only when it commits."""
+    """What `MemoryStore.transaction()` yields: jobs enqueued with `conn=` this object appear
+    only when its block ends without an exception."""
 
     def __init__(self) -> None:
+        # The jobs enqueued in it, added to the store when it commits.
         self.pending: list[_Record] = []
 
 
 class MemoryStore:
-    """Thread-safe; every operation holds one lock. Not durable: jobs live as long as the object."""
+    """Jobs in this process's memory, for tests and prototypes: claims, leases, ordering and
+    errors behave as on the database stores (it passes the same contract suite), with no
+    server. Not durable: the jobs live as long as the object. Thread-safe. For an outbox in
+    tests, enqueue with `conn=` a `transaction()`.
+
+    Args:
+        serializer: Encodes payloads (kept encoded, as a database keeps them). Default:
+            `JsonSerializer()`.
+        job_ids: Makes job ids. Default: `Uuid7Ids()`; `DatabaseIds` is refused at enqueue.
+        clock: The time source for due times and leases: a `ManualClock` lets tests move
+            time. Default: `SystemClock()`.
+        lease: How long a claim holds its job before another worker may take it (default
+            30 s).
+    """
 
     def __init__(
         self,

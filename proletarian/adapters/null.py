@@ -25,15 +25,33 @@ from proletarian.ports.store import Claim
 
 @attrs.frozen
 class Call:
-    """One call made to a NullStore: the method name and its arguments."""
+    """One call made to a NullStore.
+
+    Attributes:
+        method: The method's name. `enqueue` is recorded as "enqueue_many" of one job.
+        args: Its arguments in order, e.g. `(jobs, conn)` for "enqueue_many" (`jobs` a tuple
+            of `NewJob`).
+    """
 
     method: str
     args: tuple[Any, ...] = ()
 
 
 class NullStore:
-    """Enqueue validates and serializes like a real store (so bad payloads still fail), then
-    drops the job; claim always finds nothing. `calls` lists every call, in order."""
+    """A store that keeps nothing: enqueue validates and serializes like a real store (so bad
+    payloads still fail), then drops the job; claim always finds nothing. For unit tests of
+    code that enqueues, and of a worker's idle behaviour. Thread-safe.
+
+    Args:
+        serializer: Encodes payloads, so a payload it can't encode still raises. Default:
+            `JsonSerializer()`.
+        job_ids: Makes the ids enqueue returns. Default: `Uuid7Ids()`; `DatabaseIds` is
+            refused at enqueue.
+        clock: The store's clock. Default: `SystemClock()`.
+
+    Attributes:
+        calls: Every call made to the store, in order, as `Call` values.
+    """
 
     def __init__(
         self,
@@ -53,6 +71,7 @@ class NullStore:
             self.calls.append(Call(method, args))
 
     def calls_to(self, method: str) -> list[Call]:
+        """The calls of one method, e.g. `store.calls_to("enqueue_many")`, in order."""
         with self._lock:
             return [call for call in self.calls if call.method == method]
 

@@ -22,7 +22,12 @@ class JsonSerializer:
     """Accepts dicts with str keys, lists, str, int, finite float, bool and None; a tuple, a set,
     bytes, a datetime, NaN, a string with a lone surrogate, an int too long to write, nesting
     over 100 deep, a circular reference or an object raises SerializationError naming where it
-    sits. Payloads over `max_bytes` of UTF-8 are refused (None lifts the limit)."""
+    sits. Thread-safe.
+
+    Args:
+        max_bytes: The largest payload accepted, in bytes of UTF-8 JSON (default 1,000,000);
+            None lifts the limit.
+    """
 
     def __init__(self, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> None:
         if max_bytes is not None and (
@@ -34,6 +39,7 @@ class JsonSerializer:
         self.max_bytes = max_bytes
 
     def dumps(self, payload: Any) -> str:
+        """The payload as compact JSON text; SerializationError for one it refuses."""
         _check(payload, "payload", 0, {})
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         # A character is at most 4 bytes of UTF-8: most payloads need no encoding to be sized.
@@ -46,6 +52,7 @@ class JsonSerializer:
         return text
 
     def loads(self, data: str) -> Any:
+        """The payload stored as `data`; SerializationError if it is not valid JSON."""
         try:
             return json.loads(data)
         except (ValueError, TypeError) as exc:

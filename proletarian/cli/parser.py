@@ -122,6 +122,13 @@ def build() -> Parser:
         default="info",
         help="worker events logged to stderr (default: info)",
     )
+    work.add_argument(
+        "--log-format",
+        choices=("logfmt", "json"),
+        default="logfmt",
+        help="how each log line on stderr is written: logfmt (key=value, the default) or json "
+        "(one object per line)",
+    )
     work.set_defaults(run=worker.run_worker)
 
     enqueue = sub.add_parser("enqueue", parents=[url], help="enqueue one job; prints its id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,11 @@ from proletarian.cli.loading import load_handler
 from proletarian.cli.session import opened, store_url
 from proletarian.cli.signals import StopSignals
 from proletarian.core.urls import kind_of, redact
+from proletarian.ports.events import EventLog
+from proletarian.worker.log import JsonFormatter, LogfmtFormatter, logging_events
 from proletarian.worker.queue_worker import QueueWorker
+
+log = logging.getLogger("proletarian.cli")
 
 # A primary-key lookup that touches the store's tables: it proves at start-up that the server is
 # reachable and the schema installed, instead of a worker that only logs errors forever.
@@ -25,11 +30,7 @@ def run_worker(args: argparse.Namespace) -> int:
     SystemExit or KeyboardInterrupt, or jobs were still running after the shutdown timeout."""
     url = store_url(args)
     handler = load_handler(args.handler, mode=args.handler_mode)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    _configure_logging(args.log_level, args.log_format)
     options: dict[str, Any] = {}
     if args.lease is not None:
         if kind_of(url) == "mysql":
@@ -48,32 +49,44 @@ def run_worker(args: argparse.Namespace) -> int:
             timeout=None if args.timeout is None else timedelta(seconds=args.timeout),
             timeout_grace=timedelta(seconds=args.timeout_grace),
             max_abandons=args.max_abandons,
+            log=_naming_the_store(url),
         )
         with StopSignals() as signals:
             worker.start()
-            _say(
-                f"worker {worker.worker_id} on {redact(url)}, queues {', '.join(worker.queues)}, "
-                f"{worker.threads} thread{'s' if worker.threads > 1 else ''}; "
-                "SIGTERM or Ctrl-C stops it"
-            )
             signals.wait(lambda: worker.stopping)
             if signals.received is not None:
-                _say(
-                    f"{signals.received.name}: finishing running jobs (up to "
-                    f"{args.shutdown_timeout:g}s); send it again to exit at once"
+                log.info(
+                    "%s: finishing running jobs (up to %gs); send it again to exit at once",
+                    signals.received.name,
+                    args.shutdown_timeout,
                 )
             finished = worker.stop()
     if worker.interrupted is not None:
         raise CliError(f"worker stopped: a handler raised {worker.interrupted!r}")
     if not finished:
-        _say(
-            f"jobs were still running after {args.shutdown_timeout:g}s; they go back to their "
-            "queue (leases given back now, transactions rolled back as this process exits)"
+        log.warning(
+            "jobs were still running after %gs; they go back to their queue (leases given back "
+            "now, transactions rolled back as this process exits)",
+            args.shutdown_timeout,
         )
         return FAILURE
-    _say("worker stopped")
     return OK
 
 
-def _say(message: str) -> None:
-    print(f"proletarian: {message}", file=sys.stderr, flush=True)
+def _configure_logging(level: str, log_format: str) -> None:
+    """Every record, the worker's events and the handlers' own logging alike, goes to stderr
+    as one line in the chosen format. Logging a handler's module configured as it was imported
+    is left as it is (basicConfig does nothing then)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else LogfmtFormatter())
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+
+
+def _naming_the_store(url: str) -> EventLog:
+    """The default sink, with the store's URL (its password hidden) on `worker_started`: the
+    one line that says what this process works on, in place of a banner of its own."""
+
+    def sink(event: str, data: Mapping[str, Any]) -> None:
+        logging_events(event, {**data, "url": redact(url)} if event == "worker_started" else data)
+
+    return sink

@@ -17,7 +17,9 @@ MAX_META_LENGTH = 1024
 
 
 class Priority(enum.Enum):
-    """How urgent a job is. A lower value is claimed first: CRITICAL > HIGH > NORMAL > LOW."""
+    """How urgent a job is. Among the due jobs of a queue, a more urgent one is claimed first:
+    CRITICAL, then HIGH, NORMAL (the default) and LOW; within a priority, the earlier due job.
+    The stores keep the value (0 to 3; lower is more urgent)."""
 
     CRITICAL = 0
     HIGH = 1
@@ -26,11 +28,19 @@ class Priority(enum.Enum):
 
 
 class JobStatus(enum.Enum):
+    """Where a job is, as `store.get_job` reports it. The value is the text the archive's
+    `status` column and `proletarian status` use."""
+
     READY = "ready"
+    """Queued and due: the next claim of its queue may take it."""
     SCHEDULED = "scheduled"
+    """Queued, due later (`process_at`, `process_in`, or a retry's delay)."""
     RUNNING = "running"
+    """Claimed: a worker holds it (a claim's transaction or an unexpired lease)."""
     SUCCEEDED = "succeeded"
+    """Archived after its handler returned."""
     FAILED = "failed"
+    """Archived after its last attempt failed, or after too many abandoned attempts."""
 
 
 # The most of an error the stores keep: a type name as long as a job type, a message of a few
@@ -54,9 +64,17 @@ def _error_traceback(value: str) -> str:
 
 @attrs.frozen(kw_only=True)
 class JobError:
-    """What went wrong in one attempt: the exception type, its message and the traceback text.
-    Each is made storable when the error is built (see `names.storable`), so no store can refuse
-    to record it."""
+    """What went wrong in an attempt, as stored with the job.
+
+    Each text is made storable when the error is built, so no store can refuse it: NUL and
+    lone surrogates are escaped, and an over-long text is cut in the middle.
+
+    Attributes:
+        type: The exception's qualified class name (at most 255 characters), e.g.
+            `ConnectionError` or `JobTimeout`.
+        message: `str()` of the exception (at most 10,000 characters).
+        traceback: The formatted traceback (at most 100,000 characters), or "".
+    """
 
     type: str = attrs.field(converter=_error_type)
     message: str = attrs.field(converter=_error_message)
@@ -117,10 +135,26 @@ def check_meta(meta: Mapping[str, str]) -> dict[str, str]:
 
 @attrs.frozen
 class NewJob:
-    """A job to enqueue: `NewJob("send-email", payload, queue=..., ...)`. `process_at` in the
-    past means now; give it or `process_in`, not both. Every store holds times in UTC up to the
-    end of year 9999: a later due time raises ConfigurationError (for `process_in`, from
-    `due_at`, when the store enqueues)."""
+    """A job to enqueue with `enqueue_many`; `enqueue` builds one from its arguments. The fields
+    are checked when it is built: ConfigurationError names the first bad one.
+
+    Every store holds times in UTC up to the end of year 9999: a later due time raises
+    ConfigurationError (for `process_in`, when the store enqueues the job).
+
+    Args:
+        job_type: What the handler dispatches on, e.g. "send-email". Not empty, at most 255
+            characters, no NUL or lone surrogate.
+        payload: The job's data, encoded by the store's serializer (JSON by default) when
+            the job is enqueued.
+        queue: The queue a worker takes it from; the same rules as `job_type`.
+        priority: Among due jobs of the queue, more urgent ones are claimed first.
+        process_at: When the job becomes due (timezone-aware); a time in the past means now.
+        process_in: How long from enqueueing until the job is due; negative means now. Give
+            `process_at` or `process_in`, not both; neither means now.
+        meta: A small map of strings (at most 32 items, each key and value together at most
+            1,024 characters) stored with the job: request ids, trace ids, the tenant.
+            Handlers see it as `job.meta`.
+    """
 
     job_type: str = attrs.field(validator=_check_label)
     payload: Any
@@ -157,10 +191,27 @@ class NewJob:
 
 @attrs.frozen(kw_only=True)
 class Job:
-    """A job as a store holds it. `attempts` counts finished attempts; `attempt` is the current,
-    1-based one (the attempt a handler is running). `abandons` counts the attempts that ended
-    without an outcome: the worker died (perhaps killed by this very job) or lost the store while
-    running it."""
+    """A job as a store holds it: what a handler in advanced mode gets, and what
+    `store.get_job` returns. An inert value: changing the job means a store call.
+
+    Attributes:
+        id: The job's id, as `enqueue` returned it.
+        queue: The queue it was enqueued on.
+        job_type: The type given at enqueue.
+        payload: The decoded payload, or None when it could not be decoded (the job then
+            fails with a SerializationError, without running).
+        priority: Its priority.
+        attempts: Attempts that ended with an outcome (success, retry or failure).
+        abandons: Attempts that ended without one: the worker died (perhaps killed by this
+            very job) or lost the store while running it.
+        enqueued_at: When it was enqueued (aware, UTC).
+        process_at: When it is, or became, due (aware, UTC).
+        status: Where it is: ready, scheduled, running, or archived as succeeded or failed.
+        meta: The string map given at enqueue.
+        error: The last attempt's error, once one failed; None otherwise.
+        started_at: When the last attempt started; set on archived jobs.
+        finished_at: When it was archived; set on archived jobs.
+    """
 
     id: str
     queue: str
@@ -179,12 +230,23 @@ class Job:
 
     @property
     def attempt(self) -> int:
+        """The attempt a handler is running, 1-based: `attempts + 1`."""
         return self.attempts + 1
 
 
 @attrs.frozen(kw_only=True)
 class QueueStats:
-    """Counts for one queue; `oldest_ready_age` is how long the oldest due job has waited."""
+    """Counts for one queue, as `store.stats()` reports them.
+
+    Attributes:
+        ready: Queued jobs that are due and not claimed.
+        scheduled: Queued jobs due later.
+        running: Jobs claimed by a worker now.
+        succeeded: Archived jobs that succeeded (those not yet pruned).
+        failed: Archived jobs that failed (those not yet pruned).
+        oldest_ready_age: How long the oldest due job has waited since it became due; None
+            when no job is ready.
+    """
 
     ready: int = 0
     scheduled: int = 0

@@ -55,7 +55,17 @@ def _delay(instance: object, attribute: attrs.Attribute[Any], value: Any) -> Non
 
 @attrs.frozen(kw_only=True)
 class Backoff:
-    """Exponential backoff: retry k waits min(cap, base * factor**(k-1)), spread by ±jitter."""
+    """Exponential backoff: retry k waits `min(cap, base * factor**(k-1))` seconds, spread by
+    ±`jitter` (a fraction of it) and never over `cap`. Usually built by
+    `RetryPolicy.exponential`.
+
+    Args:
+        base: The first retry's delay, in seconds (0 to ten years).
+        factor: What each delay is multiplied by for the next; at least 1.
+        cap: The longest delay, in seconds (0 to ten years).
+        jitter: The spread, from 0 (none) to 1: 0.1 makes each delay anything from 90% to
+            110% of its value, so jobs that failed together don't all retry at once.
+    """
 
     base: float = attrs.field(default=1.0, validator=_delay)
     factor: float = attrs.field(default=2.0, validator=_non_negative)
@@ -80,8 +90,17 @@ class Backoff:
 
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
-    """`retries=n` allows n + 1 attempts. Retry k waits `delays[k-1]` seconds, the last delay
-    repeating, or follows `backoff` when it is set. No delays means retry at once."""
+    """How many times a failed job is retried, and how long each retry waits. The default
+    policy, `RetryPolicy()`, never retries. ConfigurationError for a bad value.
+
+    Args:
+        retries: How many retries after the first attempt: `retries=n` allows n + 1 attempts.
+        delays: Seconds to wait before each retry (any sequence, kept as a tuple): retry k
+            waits `delays[k-1]`, the last one repeating. Empty (and no `backoff`) means retry
+            at once. Each from 0 to ten years.
+        backoff: Exponential delays instead of `delays` (give one or the other); see
+            `RetryPolicy.exponential`.
+    """
 
     retries: int = attrs.field(default=0, validator=_non_negative_int)
     delays: tuple[float, ...] = attrs.field(default=(), converter=_to_delays)
@@ -101,12 +120,23 @@ class RetryPolicy:
         cap: float = 60.0,
         jitter: float = 0.1,
     ) -> RetryPolicy:
+        """A policy of `retries` retries with exponential backoff: retry k waits
+        `min(cap, base * factor**(k-1))` seconds, spread by ±`jitter`.
+
+        Args:
+            retries: How many retries after the first attempt.
+            base: The first retry's delay, in seconds.
+            factor: What each delay is multiplied by for the next; at least 1.
+            cap: The longest delay, in seconds.
+            jitter: The spread, a fraction from 0 to 1 of each delay.
+        """
         return cls(
             retries=retries, backoff=Backoff(base=base, factor=factor, cap=cap, jitter=jitter)
         )
 
     @property
     def max_attempts(self) -> int:
+        """`retries + 1`: the first attempt and every retry."""
         return self.retries + 1
 
     def delay(self, retry: int, jitter_draw: float) -> float:

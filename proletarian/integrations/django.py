@@ -52,6 +52,9 @@ def connection_for(using: str = DEFAULT_DB_ALIAS) -> Any:
     Raises NotInTransaction outside `transaction.atomic()`, and Django's
     TransactionManagementError when the atomic block is already marked for rollback (a query
     in it failed): a job written there could never commit.
+
+    Args:
+        using: The alias of the Django database, as in `DATABASES`.
     """
     wrapper = connections[using]
     if not wrapper.in_atomic_block:
@@ -74,12 +77,28 @@ def enqueue(
     **options: Unpack[JobOptions],
 ) -> str:
     """`proletarian.enqueue` on Django's connection `using`, in the current atomic block.
-    Returns the job id; the job exists only if the outermost block commits."""
+    Returns the job id; the job exists only if the outermost block commits. Raises as
+    `connection_for` does, and as `proletarian.enqueue`.
+
+    Args:
+        store: The store, over the same database as `using`.
+        job_type: As for `proletarian.enqueue`.
+        payload: As for `proletarian.enqueue`.
+        using: The alias of the Django database whose atomic block the job joins.
+        **options: The job's `queue`, `process_at`, `process_in`, `priority` and `meta`,
+            as for `proletarian.enqueue` (see `JobOptions`).
+    """
     return enqueue_on(store, job_type, payload, conn=connection_for(using), **options)
 
 
 def enqueue_many(
     store: QueueStore, jobs: Iterable[NewJob], *, using: str = DEFAULT_DB_ALIAS
 ) -> list[str]:
-    """`proletarian.enqueue_many` on Django's connection `using`, in the current atomic block."""
+    """`proletarian.enqueue_many` on Django's connection `using`, in the current atomic block.
+
+    Args:
+        store: The store, over the same database as `using`.
+        jobs: The jobs, each a `NewJob`.
+        using: The alias of the Django database whose atomic block the jobs join.
+    """
     return enqueue_many_on(store, jobs, conn=connection_for(using))

@@ -95,14 +95,31 @@ def enqueue(
     session: Session | Connection,
     **options: Unpack[JobOptions],
 ) -> str:
-    """`proletarian.enqueue` in the transaction of `session`; the job commits with it."""
+    """`proletarian.enqueue` in the transaction of `session`; the job commits with it.
+
+    Args:
+        store: The store, over the same database as `session`.
+        job_type: As for `proletarian.enqueue`.
+        payload: As for `proletarian.enqueue`.
+        session: The Session or Connection whose transaction the job joins (begun if none
+            is open); the caller commits it.
+        **options: The job's `queue`, `process_at`, `process_in`, `priority` and `meta`,
+            as for `proletarian.enqueue` (see `JobOptions`).
+    """
     return enqueue_on(store, job_type, payload, conn=driver_connection(session), **options)
 
 
 def enqueue_many(
     store: QueueStore, jobs: Iterable[NewJob], *, session: Session | Connection
 ) -> list[str]:
-    """`proletarian.enqueue_many` in the transaction of `session`."""
+    """`proletarian.enqueue_many` in the transaction of `session`.
+
+    Args:
+        store: The store, over the same database as `session`.
+        jobs: The jobs, each a `NewJob`.
+        session: The Session or Connection whose transaction the job joins (begun if none
+            is open); the caller commits it.
+    """
     return enqueue_many_on(store, jobs, conn=driver_connection(session))
 
 
@@ -114,7 +131,17 @@ async def enqueue_async(
     session: AsyncSession | AsyncConnection,
     **options: Unpack[JobOptions],
 ) -> str:
-    """`proletarian.enqueue_async` in the transaction of an AsyncSession or AsyncConnection."""
+    """`proletarian.enqueue_async` in the transaction of an AsyncSession or AsyncConnection.
+
+    Args:
+        store: A store with async enqueue (PostgresStore), over the same database.
+        job_type: As for `proletarian.enqueue`.
+        payload: As for `proletarian.enqueue`.
+        session: The AsyncSession or AsyncConnection whose transaction the job joins (begun
+            if none is open); the caller commits it.
+        **options: The job's `queue`, `process_at`, `process_in`, `priority` and `meta`,
+            as for `proletarian.enqueue` (see `JobOptions`).
+    """
     conn = await driver_connection_async(session)
     return await enqueue_async_on(store, job_type, payload, conn=conn, **options)
 
@@ -123,6 +150,13 @@ async def enqueue_many_async(
     store: AsyncEnqueuer, jobs: Iterable[NewJob], *, session: AsyncSession | AsyncConnection
 ) -> list[str]:
     """`proletarian.enqueue_many_async` in the transaction of an AsyncSession or
-    AsyncConnection."""
+    AsyncConnection.
+
+    Args:
+        store: A store with async enqueue (PostgresStore), over the same database.
+        jobs: The jobs, each a `NewJob`.
+        session: The AsyncSession or AsyncConnection whose transaction the job joins (begun
+            if none is open); the caller commits it.
+    """
     conn = await driver_connection_async(session)
     return await enqueue_many_async_on(store, jobs, conn=conn)

@@ -46,6 +46,7 @@ from proletarian.worker.context import CallNext, JobContext
 __all__ = ["SchemaLookup", "TenantError", "TenantMiddleware", "UnknownTenant"]
 
 SchemaLookup = Mapping[str, str] | Callable[[str], str | None]
+"""Each tenant's schema: a mapping of tenant to schema, or a function `tenant -> schema | None`."""
 
 # SET LOCAL through set_config(..., true), so that the existence check is the same round trip:
 # the setting is made only when the schema is found.
@@ -63,10 +64,14 @@ class UnknownTenant(TenantError, LookupError):
 
 class TenantMiddleware:
     """A worker middleware: `QueueWorker(..., middleware=[TenantMiddleware(schemas)])`.
+    Thread-safe if the `schemas` function is.
 
-    `schemas` maps tenant names (the values of `job.meta[meta_key]`) to schema names; a mapping
-    is checked at construction, a function's answer per job (None: unknown tenant). Schema
-    names must be plain identifiers (core.names rules). Thread-safe if the function is.
+    Args:
+        schemas: The schema of each tenant: a mapping of tenant name to schema name, checked
+            here, or a function `tenant -> schema | None` asked for each job (None: an
+            unknown tenant). Schema names are plain SQL identifiers (letters, digits,
+            underscore, not starting with a digit; at most 63).
+        meta_key: The `job.meta` key that names a job's tenant.
     """
 
     def __init__(self, schemas: SchemaLookup, *, meta_key: str = "tenant") -> None:

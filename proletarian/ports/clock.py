@@ -7,5 +7,7 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    """Where a store, and a worker, read the time (`clock=`)."""
+
     def now(self) -> datetime:
         """The current time, timezone-aware, in UTC."""

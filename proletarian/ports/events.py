@@ -14,3 +14,5 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 EventLog = Callable[[str, Mapping[str, Any]], None]
+"""An event sink (`QueueWorker(log=...)`): called with an event's name, one of those above, and
+its data (queue, job id, job type, attempt, duration, error, ...)."""

@@ -93,7 +93,9 @@ class QueueStore(Protocol):
     """Where jobs are kept. Every method is safe to call from several threads at once."""
 
     @property
-    def clock(self) -> Clock: ...
+    def clock(self) -> Clock:
+        """The store's time source (its `clock=`): due times, leases and ages are read from
+        it, and so are the worker's unless it is given a clock of its own."""
 
     def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
         """Add one job and return its id. With `conn`, the insert joins the caller's open
@@ -171,11 +173,13 @@ class Listener(Protocol):
         """Block up to `timeout` seconds; True if a hint arrived. Raises StoreUnavailable when
         the subscription is lost (the caller reconnects by listening again)."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """End the subscription and close its connection."""
 
 
 @runtime_checkable
 class Notifier(Protocol):
     """A store that can wake idle workers when jobs arrive. A hint only: claims are the truth."""
 
-    def listen(self, queues: Sequence[str]) -> Listener: ...
+    def listen(self, queues: Sequence[str]) -> Listener:
+        """Subscribe to hints for `queues`, on a connection of the listener's own."""

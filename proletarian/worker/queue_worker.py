@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
 
 from proletarian.core.decisions import check_duration, check_max_abandons
 from proletarian.core.errors import ClaimLost, ConfigurationError, ProletarianError, StoreError
@@ -24,11 +24,19 @@ from proletarian.core.signatures import written_for
 from proletarian.ports.clock import Clock
 from proletarian.ports.events import EventLog
 from proletarian.ports.store import BatchClaimer, Claim, Notifier, QueueStore
-from proletarian.worker.context import JobContext, Middleware
+from proletarian.worker.context import (
+    AdvancedHandler,
+    DefaultHandler,
+    HandlerMode,
+    JobContext,
+    Middleware,
+    OnFailed,
+    RetryFunction,
+)
 from proletarian.worker.handlers import Handlers
 from proletarian.worker.heartbeat import Heartbeat
 from proletarian.worker.log import guarded, logging_events
-from proletarian.worker.runner import HandlerMode, OnFailed, RetryFunction, Runner, give_back
+from proletarian.worker.runner import Runner, give_back
 from proletarian.worker.watch import Run, Watch
 
 # The thread index of process_next_job() and drain(), which run on the caller's thread.
@@ -46,24 +54,119 @@ class QueueWorker:
     per interval however many threads it has. Store errors are reported through `log` and
     retried with capped backoff; no thread dies silently.
 
-    `batch_size` > 1 turns on batch mode, for stores that can claim batches (BatchClaimer):
-    each thread claims up to that many due jobs at once and runs them one after another. On
-    PostgreSQL the batch is one transaction: each handler that uses `ctx.connection` has a
-    savepoint of its own, and the outcomes are committed together after the batch's last job,
-    so a crash or a lost connection mid-batch runs every job of the batch again. The default,
-    1, is strict mode: one claim (one transaction) per job.
+    The arguments are checked here: ConfigurationError names the first bad one. Type checkers
+    check that `handler` has the shape `handler_mode` calls for.
 
-    A job whose attempts ended without an outcome `max_abandons` times (its worker died or lost
-    the store while running it: a job that kills its worker does this) is archived as failed
-    with JobAbandoned instead of run again; this limit is apart from the retry policy.
+    Args:
+        store: Where the jobs are. Producers and workers must use stores of the same kind,
+            tables (or prefix) and serializer.
+        handler: Runs each job. In default mode a callable `(job_type, payload)`; in advanced
+            mode `(job, ctx)` (a `Job` and its `JobContext`); a `Handlers` registry in either
+            mode. Returning ends the attempt as a success; raising an `Exception` fails it (the
+            retry policy decides what next). A plain function: an async one is refused.
+        queue: The queue, or queues, to take jobs from. With several, the most urgent due
+            job of any of them is claimed first.
+        threads: How many jobs run at once, each on its own thread (at least 1). On
+            PostgreSQL and MySQL a transactional claim holds a pool connection per running job.
+        polling_interval: How often an idle worker looks for due jobs when no notification
+            wakes it (jobs that become due by time, stores without notifications).
+        shutdown_timeout: How long `stop()` waits for running jobs, unless it is given a
+            timeout.
+        retry: What to do after a failed attempt: a `RetryPolicy` for every job, or a
+            function `(job, exc) -> RetryPolicy | None` asked after each failed attempt (None:
+            no retry). A job type's policy in a `Handlers` registry comes first. Default: no
+            retry.
+        on_failed: Called `(job, exc)` on the worker thread after a job is archived as
+            failed. What it raises is reported (`on_failed_error`) and never re-runs the job.
+        handler_mode: "default" or "advanced": how `handler` is called.
+        middleware: Callables `(job, ctx, call_next)` wrapped around the handler, the first
+            outermost. An exception from one fails the attempt like the handler's.
+        log: Receives every event `(name, data)` (see `EventLog`); it must be thread-safe, and
+            what it raises is reported to `logging` and ignored. Default: the `logging` module,
+            logger "proletarian".
+        clock: The time source for retry times and deadlines. Default: the store's clock.
+        jitter: Draws the number in [0, 1) that spreads a retry delay by its policy's jitter.
+            Default: `random.random`; tests pass a constant.
+        worker_id: Names this worker in claims and events; its threads add `:<index>`.
+            Default: `<host>:<pid>:<random hex>`.
+        batch_size: Above 1, batch mode, for stores that claim batches (`BatchClaimer`):
+            each thread claims up to that many due jobs at once and runs them one after
+            another. On PostgreSQL the batch is one transaction: each handler that uses
+            `ctx.connection` has a savepoint of its own, the outcomes are committed together
+            after the batch's last job, and a crash or a lost connection mid-batch runs every
+            job of the batch again. The default, 1, is one claim (one transaction) per job.
+        max_abandons: A job whose attempts ended without an outcome this many times (its
+            worker died or lost the store while running it: a job that kills its worker does
+            this) is archived as failed with `JobAbandoned` instead of run again. Apart from
+            the retry policy; at least 1.
+        timeout: How long a handler may run. Then its `ctx.stopping` is set; a handler still
+            running `timeout_grace` later is cut, and its attempt fails with `JobTimeout`.
+            `Handlers.register(timeout=)` sets one per job type. None: no limit. Needs
+            `batch_size=1`.
+        timeout_grace: How long a handler past its timeout has to return before it is cut.
 
-    One lock (`_lock`) guards the worker's state; decisions are taken under it, I/O outside it.
+    Attributes:
+        worker_id (str): This worker's id (see `worker_id` above).
+        queues (tuple[str, ...]): The queues it takes jobs from, in order.
+        threads (int): Its number of threads.
     """
+
+    # One lock (_lock) guards the worker's state; decisions are taken under it, I/O outside it.
+
+    # The handler's shape follows handler_mode. Keep the keyword options of the two overloads
+    # and of the implementation the same.
+    @overload
+    def __init__(
+        self,
+        store: QueueStore,
+        handler: DefaultHandler,
+        *,
+        queue: str | Sequence[str] = "default",
+        threads: int = 1,
+        polling_interval: timedelta = timedelta(seconds=1),
+        shutdown_timeout: timedelta = timedelta(seconds=10),
+        retry: RetryPolicy | RetryFunction | None = None,
+        on_failed: OnFailed | None = None,
+        handler_mode: Literal["default"] = "default",
+        middleware: Sequence[Middleware] = (),
+        log: EventLog | None = None,
+        clock: Clock | None = None,
+        jitter: Callable[[], float] | None = None,
+        worker_id: str | None = None,
+        batch_size: int = 1,
+        max_abandons: int = 3,
+        timeout: timedelta | None = None,
+        timeout_grace: timedelta = timedelta(seconds=30),
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        store: QueueStore,
+        handler: AdvancedHandler | Handlers,
+        *,
+        queue: str | Sequence[str] = "default",
+        threads: int = 1,
+        polling_interval: timedelta = timedelta(seconds=1),
+        shutdown_timeout: timedelta = timedelta(seconds=10),
+        retry: RetryPolicy | RetryFunction | None = None,
+        on_failed: OnFailed | None = None,
+        handler_mode: Literal["advanced"],
+        middleware: Sequence[Middleware] = (),
+        log: EventLog | None = None,
+        clock: Clock | None = None,
+        jitter: Callable[[], float] | None = None,
+        worker_id: str | None = None,
+        batch_size: int = 1,
+        max_abandons: int = 3,
+        timeout: timedelta | None = None,
+        timeout_grace: timedelta = timedelta(seconds=30),
+    ) -> None: ...
 
     def __init__(
         self,
         store: QueueStore,
-        handler: Any,
+        handler: DefaultHandler | AdvancedHandler | Handlers,
         *,
         queue: str | Sequence[str] = "default",
         threads: int = 1,
@@ -252,6 +355,8 @@ class QueueWorker:
 
     @property
     def stopping(self) -> bool:
+        """True from `stop()`, or from a handler's KeyboardInterrupt or SystemExit, until the
+        next `start()`."""
         return self._stopping.is_set()
 
     @property

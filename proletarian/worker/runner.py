@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 
@@ -34,12 +34,14 @@ from proletarian.core.policy import NO_RETRY, RetryPolicy
 from proletarian.ports.clock import Clock
 from proletarian.ports.events import EventLog
 from proletarian.ports.store import Claim, Renewable
-from proletarian.worker.context import JobContext, Middleware
+from proletarian.worker.context import (
+    HandlerMode,
+    JobContext,
+    Middleware,
+    OnFailed,
+    RetryFunction,
+)
 from proletarian.worker.handlers import Handlers
-
-HandlerMode = Literal["default", "advanced"]
-RetryFunction = Callable[[Job, BaseException], RetryPolicy | None]
-OnFailed = Callable[[Job, BaseException], object]
 
 # Waits between attempts to send an outcome a leased claim could not send (store unreachable).
 OUTCOME_RETRY_FIRST = 0.05

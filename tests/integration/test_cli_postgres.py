@@ -237,7 +237,7 @@ def test_worker_process_works_the_queue_and_stops_on_sigterm(
     ids = store.enqueue_many([NewJob(job_type="t", payload={"n": n}) for n in range(30)])
     process = subprocess.Popen(
         [sys.executable, "-m", "proletarian", "worker", HANDLER,
-         "--url", url, "--threads", "2", "--log-level", "warning", *claims],
+         "--url", url, "--threads", "2", *claims],
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
@@ -250,7 +250,7 @@ def test_worker_process_works_the_queue_and_stops_on_sigterm(
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=DEADLINE)
         assert process.returncode == 0, err
-        assert "worker stopped" in err
+        assert "event=worker_stopped" in err
         assert {job.attempts for job in map(store.get_job, ids) if job is not None} == {1}
     finally:
         if process.poll() is None:

@@ -3,6 +3,7 @@ on SIGTERM or SIGINT, and exits at once on a second signal."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -138,16 +139,45 @@ def test_worker_works_the_queue_and_stops_cleanly(
     failing = store.enqueue(NewJob(job_type="t", payload={"fail": True}, queue="a"))
     worker = spawn(
         f"{HERE}:handler", "--url", url, "--queue", "a", "--queue", "b", "--threads", "2",
-        "--polling-interval", "0.1", "--log-level", "warning",
+        "--polling-interval", "0.1",
     )  # fmt: skip
     until(lambda: statuses(store, [*ids, failing]).count(JobStatus.READY) == 0)
     until(lambda: store.get_job(failing).status is JobStatus.FAILED)  # type: ignore[union-attr]
     until(lambda: statuses(store, ids) == [JobStatus.SUCCEEDED] * len(ids))
-    worker.wait_for_line("SIGTERM or Ctrl-C stops it")
+    worker.wait_for_line("event=worker_started")
     worker.send(signum)
     assert worker.exit_code() == 0
-    worker.wait_for_line("worker stopped")
+    worker.wait_for_line("event=worker_stopped")
     assert statuses(store, ids) == [JobStatus.SUCCEEDED] * len(ids)
+
+
+def test_json_log_lines(db: tuple[str, SQLiteStore], spawn: Callable[..., Worker]) -> None:
+    """With --log-format json every stderr line is one JSON object: worker_started names the
+    store (its URL) and its queues as an array, a failed job carries its traceback, and the
+    stop request and worker_stopped follow."""
+    url, store = db
+    failing = store.enqueue(NewJob(job_type="t", payload={"fail": True}))
+    worker = spawn(f"{HERE}:handler", "--url", url, "--log-format", "json", "--queue", "default")
+    until(lambda: store.get_job(failing).status is JobStatus.FAILED)  # type: ignore[union-attr]
+    worker.send(signal.SIGTERM)
+    assert worker.exit_code() == 0
+    worker.wait_for_line('"event": "worker_stopped"')
+    records = [json.loads(line) for line in worker.stderr]
+    assert [record.get("event", record.get("msg")) for record in records] == [
+        "worker_started",
+        "job_failed",
+        "SIGTERM: finishing running jobs (up to 10s); send it again to exit at once",
+        "worker_stopping",
+        "worker_stopped",
+    ]
+    started, failed = records[0], records[1]
+    assert (started["url"], started["queues"], started["level"]) == (url, ["default"], "info")
+    assert (failed["level"], failed["job_id"], failed["error"]) == (
+        "error",
+        failing,
+        "asked to fail",
+    )
+    assert failed["traceback"].endswith("RuntimeError: asked to fail")
 
 
 def test_a_stop_signal_lets_the_running_job_finish(

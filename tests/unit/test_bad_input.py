@@ -288,7 +288,8 @@ def test_postgres_pool_logs_never_show_the_password(
 
 def test_a_value_with_a_newline_cannot_forge_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
     """The default sink writes one line per event: a value with spaces, '=', quotes, a
-    backslash or control characters is quoted with escapes; plain values stay bare."""
+    backslash or control characters is quoted with escapes; plain values stay bare; the
+    traceback comes last, escaped onto the line."""
     caplog.set_level(logging.DEBUG, logger="proletarian")
     forged = "t\nERROR proletarian job_succeeded job_id=forged"
     logging_events(
@@ -301,7 +302,7 @@ def test_a_value_with_a_newline_cannot_forge_a_log_line(caplog: pytest.LogCaptur
             "empty": "",
             "unicode": "résumé",
             "equals": "a=b",
-            "traceback": "Traceback...\n",
+            "traceback": "Traceback...\nValueError: x\n",
         },
     )
     (record,) = caplog.records
@@ -309,7 +310,7 @@ def test_a_value_with_a_newline_cannot_forge_a_log_line(caplog: pytest.LogCaptur
         "job_failed queue=default "
         'job_type="t\\nERROR proletarian job_succeeded job_id=forged" attempt=2 '
         'error="bad \\"value\\" C:\\\\x\\ttab\\r\\x1b[31m\\u2028" empty="" unicode=résumé '
-        'equals="a=b"'
+        'equals="a=b" traceback="Traceback...\\nValueError: x"'
     )
     assert record.data["job_type"] == forged  # type: ignore[attr-defined]  # as given
 

@@ -23,6 +23,8 @@ def test_all_is_the_reviewed_list() -> None:
         "JobContext",
         "JobError",
         "JobStatus",
+        "JsonFormatter",
+        "LogfmtFormatter",
         "NewJob",
         "Priority",
         "ProletarianError",

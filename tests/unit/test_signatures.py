@@ -110,7 +110,7 @@ def test_queue_worker_refuses_a_handler_of_the_other_mode(
     """QueueWorker applies the same reading: a mismatch is a ConfigurationError when the worker
     is built, not an AttributeError on every job."""
     with pytest.raises(ConfigurationError, match=re.escape(fragment)):
-        QueueWorker(MemoryStore(), handler, handler_mode=mode)  # type: ignore[arg-type]
+        QueueWorker(MemoryStore(), handler, handler_mode=mode)  # type: ignore[call-overload]
 
 
 def test_queue_worker_takes_handlers_that_fit_or_say_nothing() -> None:

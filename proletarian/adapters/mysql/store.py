@@ -67,24 +67,37 @@ class MySQLStore:
 
     A claim is a transaction holding the job's row lock (`FOR UPDATE SKIP LOCKED`) until its
     outcome commits; a worker that dies loses its connection and the server rolls the claim
-    back, so the job is due again at once (after `crash_delay` if the claim was careful, see
-    `claim`). Jobs enqueued with `conn=` join the caller's transaction. There are no
-    notifications: workers poll.
+    back, so the job is due again at once (after `crash_delay` if the claim was careful).
+    Careful claims, a worker thread's first and every claim of a job already counted as
+    abandoned, commit that count before the job runs, so a job that keeps killing its worker
+    is counted and, after `max_abandons`, failed. Jobs enqueued with `conn=` join the
+    caller's transaction. There are no notifications: workers poll.
 
-    Thread-safe. Every operation takes a connection from a pool of at most `pool_size`, and a
-    claim keeps its connection until it ends, so give a worker `pool_size` above its thread
-    count. Waiting longer than `pool_timeout` seconds for a connection raises StoreUnavailable,
-    as does a lost connection or an unreachable server; other driver errors raise StoreError.
+    Thread-safe. Every operation takes a connection from the store's pool, and a claim keeps
+    its connection until it ends, so give a worker `pool_size` above its thread count.
+    Waiting longer than `pool_timeout` for a connection raises StoreUnavailable, as does a
+    lost connection or an unreachable server; other driver errors raise StoreError.
 
-    `connect` is a mapping of `pymysql.connect` arguments, or a function returning a new
-    `pymysql.connections.Connection` (its session is set to READ COMMITTED and autocommit off).
-    Connections from a mapping get network timeouts where it sets none (see _network.py:
-    connect_timeout 5 s, read_timeout and write_timeout 60 s, TCP keepalives and
-    tcp_user_timeout), so a silent network fails an operation within seconds; those from a
-    function keep their own.
-
-    `crash_delay` is how long a job waits before it is due again after a careful claim of it
-    was abandoned (see `claim`): the rest of its queue goes on meanwhile.
+    Args:
+        connect: How to open a connection: a mapping of `pymysql.connect` arguments, or a
+            function returning a new `pymysql.connections.Connection` (its session is set to
+            READ COMMITTED and autocommit off). Connections from a mapping get network
+            timeouts where it sets none (connect_timeout 5 s, read_timeout and write_timeout
+            60 s, TCP keepalives and tcp_user_timeout), so a silent network fails an operation
+            within seconds; those from a function keep their own. `MySQLStore.connect(url)`
+            builds the mapping from a URL.
+        serializer: Encodes payloads. Default: `JsonSerializer()`.
+        job_ids: Makes job ids. Default: `Uuid7Ids()`. `DatabaseIds` needs the
+            AUTO_INCREMENT tables (database/mysql/tables_database_ids.sql).
+        clock: The time source for due times. Default: `SystemClock()`.
+        job_table: The table of queued jobs ("database.table" allowed): "proletarian_job"
+            unless given.
+        archived_job_table: The table of finished jobs, named the same way:
+            "proletarian_archived_job" unless given.
+        pool_size: The most connections the store opens at once.
+        pool_timeout: Seconds to wait for a free connection before StoreUnavailable.
+        crash_delay: How long a job waits before it is due again after a careful claim of it
+            was abandoned: the rest of its queue goes on meanwhile.
     """
 
     def __init__(
@@ -123,9 +136,9 @@ class MySQLStore:
         The query may set pymysql's unix_socket, charset, connect_timeout, read_timeout,
         write_timeout, keepalives, keepalives_idle, keepalives_interval, keepalives_count,
         tcp_user_timeout, ssl_ca, ssl_cert and ssl_key (the network timeouts absent from the
-        URL get the defaults of _network.py), and the store's job_table, archived_job_table,
-        pool_size, pool_timeout, crash_delay (seconds) and job_ids (uuid7 or database);
-        keyword arguments win over the URL's."""
+        URL get the store's defaults: see the constructor's `connect`), and the store's
+        job_table, archived_job_table, pool_size, pool_timeout, crash_delay (seconds) and
+        job_ids (uuid7 or database); keyword arguments win over the URL's."""
         kwargs, from_url = connection_kwargs(url, URL_OPTIONS)
         return cls(kwargs, **{**from_url, **options})
 

@@ -54,9 +54,11 @@ _IDLE_SECONDS = 10.0
 
 
 def with_network_defaults(conninfo: str) -> str:
-    """`conninfo` (a URL or key=value string) with NETWORK_DEFAULTS for what it, or the
-    environment, leaves unset: the user's settings always win. ConfigurationError if it
-    can't be parsed."""
+    """`conninfo` (a URL or key=value string) with the network settings `PostgresStore.connect`
+    adds, for what it, or the environment, leaves unset: connect_timeout=5, keepalives=1,
+    keepalives_idle=10, keepalives_interval=5, keepalives_count=3, tcp_user_timeout=15000
+    (libpq's names and units). The user's settings always win. For a pool of your own, built
+    with the same bounds. ConfigurationError if `conninfo` can't be parsed."""
     # libpq's message quotes the URL whole, password included: it is scrubbed, and the error
     # is raised outside the except block, so the driver's is neither its cause nor its
     # context, where a traceback would print it.

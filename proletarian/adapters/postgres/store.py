@@ -57,26 +57,40 @@ PRUNE_BATCH = 5000
 class PostgresStore:
     """Jobs in `<schema>.job`, finished ones in `<schema>.archived_job`, over a psycopg pool.
 
-    Claims are transactional (see PostgresClaim): each holds a pool connection for the whole
-    job, so the pool needs at least as many connections as worker threads, plus producers.
-    With `lease` (a timedelta) they are leases instead (see PostgresLeasedClaim), for jobs
-    too long to hold a transaction open: no connection is held while a handler runs, the
-    worker's heartbeat renews the lease, and a crashed worker's job comes back once its lease
-    expires, as its next attempt. Stores of both kinds may share a table: each passes over
-    the jobs the other holds.
+    Claims are transactional: each holds a pool connection for the whole job, so the pool needs
+    at least as many connections as worker threads, plus producers. With `lease` they are
+    leases instead, for jobs too long to hold a transaction open: no connection is held while a
+    handler runs, the worker's heartbeat renews the lease, and a crashed worker's job comes back
+    once its lease expires, as its next attempt. Stores of both kinds may share a table: each
+    passes over the jobs the other holds.
+
     Every method is safe to call from several threads at once. Each operation is one statement
     (one round trip); enqueue notifies the store's channel in the same transaction.
+    Connection problems raise StoreUnavailable, other database errors StoreError, bad
+    arguments ConfigurationError.
 
-    A strict claim takes two round trips: its statements are prepared on the server once per
-    connection (PREPARE) and run with BEGIN, and with COMMIT, in one query each. Session-level
-    prepared statements don't follow a client through PgBouncer in transaction mode: there,
-    pass `server_prepared=False`, and claims use psycopg's extended protocol (four round trips
-    per job: BEGIN, claim, outcome, COMMIT).
-
-    `read_timeout` (seconds, None for no bound) bounds each wait for the reply to the store's
-    own statements: past it the connection is closed and StoreUnavailable raised (see
-    network.Watchdog). The handler's statements on a claim's connection are never bounded,
-    and neither is the time a claim is held while its handler runs.
+    Args:
+        pool: A psycopg_pool `ConnectionPool`. The store takes connections from it and never
+            closes it. Use `connect` for a store with a pool of its own.
+        serializer: Encodes payloads. Default: `JsonSerializer()`.
+        job_ids: Makes job ids. Default: `Uuid7Ids()`. `DatabaseIds` needs the bigint-id
+            tables (database/postgresql/tables_bigint_ids.sql).
+        clock: The time source for due times and leases. Default: `SystemClock()`.
+        schema: The schema of the two tables: "proletarian" unless given.
+        job_table: The table of queued jobs; "other_schema.table" puts it in another schema.
+        archived_job_table: The table of finished jobs, named the same way.
+        channel: The LISTEN/NOTIFY channel that wakes workers (at most 63 bytes). Default:
+            the job table's qualified name, so stores over other tables don't wake each other.
+        server_prepared: Prepare the claim statements on the server once per connection
+            (PREPARE), so a claim takes two round trips. Session-level prepared statements
+            don't follow a client through PgBouncer in transaction mode: there, pass False,
+            and claims use psycopg's extended protocol (four round trips per job).
+        lease: Claim with leases of this length instead of transactions. None: transactional
+            claims.
+        read_timeout: Seconds to wait for the reply to one of the store's own statements;
+            past it the connection is closed and StoreUnavailable raised. Default: 30 s;
+            None: no bound. The handler's statements on a claim's connection are never
+            bounded, and neither is the time a claim is held while its handler runs.
     """
 
     def __init__(
@@ -143,7 +157,7 @@ class PostgresStore:
         arguments win over them. Unset pool settings are min_size 1, max_size 10, timeout 5
         and reconnect_timeout 30.
 
-        The libpq settings of network.NETWORK_DEFAULTS (connect_timeout, TCP keepalives,
+        The libpq settings of `with_network_defaults` (connect_timeout, TCP keepalives,
         tcp_user_timeout) are added where `url` doesn't set them, so a silent network fails
         a wait in seconds. `timeout` bounds each wait for a pool connection (then
         StoreUnavailable), so worker threads notice stop() during an outage.

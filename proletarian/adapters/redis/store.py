@@ -58,6 +58,19 @@ class RedisStore:
 
     Every method is safe to call from several threads at once (redis-py's client is).
     Connection problems raise StoreUnavailable, other Redis errors StoreError.
+
+    Args:
+        client: A redis-py `Redis` client. The store never closes it. Use `connect` for a
+            store with a client of its own.
+        prefix: Starts every key the store uses (1 to 100 letters, digits and `_ - : .`), so
+            several applications can share one Redis database: "proletarian" unless given.
+        serializer: Encodes payloads. Default: `JsonSerializer()`.
+        job_ids: Makes job ids. Default: `Uuid7Ids()`; `DatabaseIds` is refused at enqueue.
+        clock: The time source for due times and leases. Default: `SystemClock()`.
+        lease: How long a claim holds its job before another worker may take it (default
+            30 s); the worker's heartbeat renews it while the handler runs.
+        archive_retention: The most finished jobs the archive keeps (the oldest go first),
+            100,000 unless given; None keeps all of them until `prune_archive`.
     """
 
     def __init__(

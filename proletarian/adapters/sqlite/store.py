@@ -69,6 +69,20 @@ class SQLiteStore:
     Durability: journal_mode=WAL with `synchronous="NORMAL"` (the default) survives any process
     crash, but a power loss or OS crash may lose the last committed transactions; pass
     `synchronous="FULL"` to make every commit durable, at the price of an fsync per commit.
+
+    Args:
+        path: The database file, created if missing. Not ":memory:": producers and workers
+            must share the file.
+        serializer: Encodes payloads. Default: `JsonSerializer()`.
+        job_ids: Makes job ids. Default: `Uuid7Ids()`; `DatabaseIds` is refused at enqueue.
+        clock: The time source for due times and leases. Default: `SystemClock()`.
+        lease: How long a claim holds its job before another worker may take it (default
+            30 s); the worker's heartbeat renews it while the handler runs.
+        job_table: The table of queued jobs: "job" unless given.
+        archived_job_table: The table of finished jobs: "archived_job" unless given.
+        busy_timeout: How long a write waits for another connection's write lock before
+            StoreUnavailable (default 5 s).
+        synchronous: SQLite's `synchronous` setting: "NORMAL", "FULL" or "EXTRA".
     """
 
     def __init__(
