@@ -400,9 +400,11 @@ class QueueWorker:
         claim = self.store.claim(self.queues, worker_id=worker_id)
         if claim is None:
             return False
-        if thread != CALLER and self._stopping.is_set():
-            give_back([claim])
-            return False
+        if thread != CALLER:
+            if self._stopping.is_set():
+                give_back([claim])
+                return False
+            self._keep_polling()
         self._heartbeat.hold(claim)
         try:
             self._run(claim, worker_id, thread, self._runner.timeout_for(claim.job))
@@ -426,9 +428,11 @@ class QueueWorker:
 
     def _process_batch(self, store: BatchClaimer, worker_id: str, thread: int) -> int:
         claims = store.claim_batch(self.queues, worker_id=worker_id, limit=self.batch_size)
-        if claims and thread != CALLER and self._stopping.is_set():
-            give_back(claims)
-            return 0
+        if claims and thread != CALLER:
+            if self._stopping.is_set():
+                give_back(claims)
+                return 0
+            self._keep_polling()
         for claim in claims:
             self._heartbeat.hold(claim)
         ran = 0
@@ -517,7 +521,8 @@ class QueueWorker:
         except ClaimLost as exc:
             self._log("claim_lost", {"worker_id": run.worker_id, "error": str(exc)})
         except Exception as exc:
-            self._log("worker_error", {"worker_id": run.worker_id, "error": repr(exc)})
+            event = "store_unavailable" if isinstance(exc, StoreError) else "worker_error"
+            self._log(event, {"worker_id": run.worker_id, "error": repr(exc), "during": "cut"})
             give_back([run.claim])
         finally:
             if replaced:
@@ -598,6 +603,15 @@ class QueueWorker:
                 self._log("listener_lost", {"error": str(exc), "retry_in": round(backoff, 3)})
             finally:
                 listener.close()
+
+    def _keep_polling(self) -> None:
+        """A thread took a job: when no thread is polling then (the poller left its wait to
+        take it) and another is idle, that one is woken to look for work, and polls when it
+        finds none, so a job that falls due while this one runs is not left waiting. An idle
+        worker polls no more for it: this happens only when a job was taken."""
+        with self._lock:
+            if not self._poller and self._idle > self._waking:
+                self._wake_one()
 
     def _hint(self) -> None:
         with self._lock:

@@ -185,6 +185,9 @@ store = SQLiteStore("app.db")
 """
     ),
     "docs/stores/redis.md": Page(servers=("redis",)),
+    "docs/reference/stores/postgresql.md": Page(servers=("postgres",)),
+    "docs/reference/stores/mysql.md": Page(servers=("mysql",)),
+    "docs/reference/stores/redis.md": Page(servers=("redis",)),
     "docs/integrations/django.md": Page(servers=("postgres",), prelude=POSTGRES),
     "docs/integrations/fastapi.md": Page(servers=("postgres",), prelude=POSTGRES + ACCOUNT_PG),
     "docs/integrations/sqlalchemy.md": Page(

@@ -4,13 +4,16 @@
 Handlers record what they do in Redis lists under the store's prefix, so the test reads them
 with blocking pops instead of parsing output: `PREFIX:test:started` gets the id of a job on
 its first claim (no abandonment counted yet) when the payload's "action" is "hang_first" (the
-handler then never returns); `PREFIX:test:done` gets the id of every job whose handler
-returned. Jobs get two attempts (retries=1). SIGTERM stops the worker gracefully.
+handler then never returns); `PREFIX:test:killing` gets "<job id> <abandons>" when the action
+is "kill", and the handler then SIGKILLs this very process; `PREFIX:test:done` gets the id of
+every job whose handler returned. Jobs get two attempts (retries=1), and the default
+max_abandons (3). SIGTERM stops the worker gracefully.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 from datetime import timedelta
@@ -28,6 +31,10 @@ def done_list(prefix: str) -> str:
     return f"{prefix}:test:done"
 
 
+def killing_list(prefix: str) -> str:
+    return f"{prefix}:test:killing"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("prefix")
@@ -40,6 +47,9 @@ def main() -> None:
         if job.payload.get("action") == "hang_first" and job.abandons == 0:
             store.client.rpush(started_list(args.prefix), job.id)
             threading.Event().wait()
+        if job.payload.get("action") == "kill":
+            store.client.rpush(killing_list(args.prefix), f"{job.id} {job.abandons}")
+            os.kill(os.getpid(), signal.SIGKILL)
         store.client.rpush(done_list(args.prefix), job.id)
 
     stop = threading.Event()

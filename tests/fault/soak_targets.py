@@ -27,7 +27,7 @@ from proletarian.adapters.postgres import PostgresStore
 from proletarian.adapters.redis import RedisStore
 from proletarian.adapters.redis.codec import load_error, text
 from proletarian.adapters.sqlite import SQLiteStore
-from tests.fault.soak import until
+from tests.fault.soak import Row, until
 from tests.fixtures.servers import MYSQL_URL, POSTGRES_URL, REDIS_URL, require
 
 MARIADBD = "/usr/sbin/mariadbd"
@@ -82,7 +82,6 @@ class PostgresTarget:
     """A schema of its own; workers tag their connections `psoak_<test pid>_<worker pid>`."""
 
     kind = "postgres"
-    leased = False
 
     def __init__(self) -> None:
         require("postgres")
@@ -121,11 +120,11 @@ class PostgresTarget:
     def queued_count(self) -> int:
         return int(self._query(sql.SQL("SELECT count(*) FROM {}").format(self._table("job")))[0][0])
 
-    def archive(self) -> list[tuple[str, str, int, str | None]]:
-        query = sql.SQL("SELECT job_id::text, status, attempts, error_type FROM {}").format(
-            self._table("archived_job")
-        )
-        return [(str(a), str(b), int(c), d) for a, b, c, d in self._query(query)]
+    def archive(self) -> list[Row]:
+        query = sql.SQL(
+            "SELECT job_id::text, status, attempts, abandons, error_type FROM {}"
+        ).format(self._table("archived_job"))
+        return [(str(a), str(b), int(c), int(d), e) for a, b, c, d, e in self._query(query)]
 
     def _backends(self) -> list[int]:
         rows = self._query(
@@ -166,7 +165,6 @@ class PostgresLeasedTarget(PostgresTarget):
     gives the lease)."""
 
     kind = "postgres_leased"
-    leased = True
 
 
 # -- MariaDB -------------------------------------------------------------------------------------
@@ -230,13 +228,14 @@ class MySQLTarget:
     """A database of its own, `proletarian_soak_<test pid>`: its connections are the workers'."""
 
     kind = "mysql"
-    leased = False
 
     def __init__(self) -> None:
         require("mysql")
         self.database = f"proletarian_soak_{os.getpid()}"
         self.worker_url = urlsplit(MYSQL_URL)._replace(path=f"/{self.database}").geturl()
-        self.worker_options: dict[str, Any] = {"pool_size": 6}
+        # A careful claim that a crash cut short hides its job for crash_delay (10 s by
+        # default): short here, so a poison job is refused soon and the run ends soon.
+        self.worker_options: dict[str, Any] = {"pool_size": 6, "crash_delay": 0.5}
         self._conn: pymysql.connections.Connection | None = None
         self._query(f"DROP DATABASE IF EXISTS `{self.database}`")
         self._query(f"CREATE DATABASE `{self.database}`")
@@ -267,12 +266,12 @@ class MySQLTarget:
     def queued_count(self) -> int:
         return int(self._query(f"SELECT COUNT(*) FROM `{self.database}`.proletarian_job")[0][0])
 
-    def archive(self) -> list[tuple[str, str, int, str | None]]:
+    def archive(self) -> list[Row]:
         rows = self._query(
-            "SELECT HEX(job_id), status, attempts, error_type "
+            "SELECT HEX(job_id), status, attempts, abandons, error_type "
             f"FROM `{self.database}`.proletarian_archived_job"
         )
-        return [(str(uuid.UUID(hex=h)), str(s), int(a), e) for h, s, a, e in rows]
+        return [(str(uuid.UUID(hex=h)), str(s), int(a), int(b), e) for h, s, a, b, e in rows]
 
     def disrupt(self, rng: random.Random) -> int:
         rows = self._query(
@@ -312,7 +311,6 @@ class SQLiteTarget:
     """A database file of its own; no server, so no connections to kill and nothing to restart."""
 
     kind = "sqlite"
-    leased = True
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / "soak.db"
@@ -337,9 +335,11 @@ class SQLiteTarget:
     def queued_count(self) -> int:
         return int(self._query("SELECT count(*) FROM job")[0][0])
 
-    def archive(self) -> list[tuple[str, str, int, str | None]]:
-        rows = self._query("SELECT job_id, status, attempts, error_type FROM archived_job")
-        return [(str(a), str(b), int(c), d) for a, b, c, d in rows]
+    def archive(self) -> list[Row]:
+        rows = self._query(
+            "SELECT job_id, status, attempts, abandons, error_type FROM archived_job"
+        )
+        return [(str(a), str(b), int(c), int(d), e) for a, b, c, d, e in rows]
 
     def disrupt(self, rng: random.Random) -> int:
         raise AssertionError(
@@ -362,7 +362,6 @@ class RedisTarget:
     loses every job by design, which is no test of the store."""
 
     kind = "redis"
-    leased = True
 
     def __init__(self, prefix: str) -> None:
         require("redis")
@@ -382,16 +381,18 @@ class RedisTarget:
         stats = self.store.stats().get("default")
         return 0 if stats is None else stats.ready + stats.scheduled + stats.running
 
-    def archive(self) -> list[tuple[str, str, int, str | None]]:
+    def archive(self) -> list[Row]:
         members = cast(list[bytes], self.admin.zrange(f"{self.store.prefix}:archive", 0, -1))
         ids = [member.decode() for member in members]
         pipe = self.admin.pipeline(transaction=False)
         for job_id in ids:
-            pipe.hmget(f"{self.store.prefix}:job:{job_id}", "status", "attempts", "error")
-        rows = []
-        for job_id, (status, attempts, error) in zip(ids, pipe.execute(), strict=True):
+            fields = ("status", "attempts", "abandons", "error")
+            pipe.hmget(f"{self.store.prefix}:job:{job_id}", *fields)
+        rows: list[Row] = []
+        for job_id, (status, attempts, abandons, error) in zip(ids, pipe.execute(), strict=True):
             failure = load_error(text(error)) if error else None
-            rows.append((job_id, text(status), int(attempts), failure.type if failure else None))
+            error_type = failure.type if failure else None
+            rows.append((job_id, text(status), int(attempts), int(abandons or 0), error_type))
         return rows
 
     def archivings(self) -> int:

@@ -17,7 +17,15 @@ import pytest
 from pymysql.err import MySQLError
 
 import proletarian
-from proletarian import Job, JobContext, JobStatus, NewJob, QueueWorker, StoreUnavailable
+from proletarian import (
+    Job,
+    JobContext,
+    JobStatus,
+    NewJob,
+    QueueWorker,
+    RetryPolicy,
+    StoreUnavailable,
+)
 from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.mysql import MySQLStore
 from proletarian.testing import CapturingLog
@@ -225,3 +233,46 @@ def test_worker_survives_kill_of_its_connections(store: MySQLStore) -> None:
     assert archived() == dict.fromkeys(ids, ("succeeded", 1))
     assert queued() == 0
     assert effects() == dict.fromkeys(ids, 1)
+
+
+def test_a_cut_of_a_claim_whose_connection_died_is_no_worker_error(store: MySQLStore) -> None:
+    """A hung handler whose claim's connection the server killed meanwhile is still cut
+    cleanly (the attempt recorded as JobTimeout, or the claim reported lost): no worker_error,
+    and the job then succeeds once."""
+    hung = threading.Event()
+    holder: list[int] = []
+
+    def handle(job: Job, ctx: JobContext) -> None:
+        if not holder:
+            conn = ctx.connection
+            assert isinstance(conn, pymysql.connections.Connection)
+            holder.append(connection_id(conn))
+            hung.set()
+            threading.Event().wait(3)  # deaf to ctx.stopping, past the timeout and grace
+
+    job_id = proletarian.enqueue(store, "t", None)
+    log = CapturingLog()
+    worker_store = MySQLStore.connect(
+        MYSQL_URL,
+        job_table=JOB_TABLE,
+        archived_job_table=ARCHIVED_JOB_TABLE,
+        crash_delay=timedelta(0),
+    )
+    worker = QueueWorker(
+        worker_store,
+        handle,
+        handler_mode="advanced",
+        retry=RetryPolicy(retries=1),
+        timeout=timedelta(milliseconds=300),
+        timeout_grace=timedelta(milliseconds=300),
+        polling_interval=timedelta(milliseconds=50),
+        log=log,
+    )
+    with closing(worker_store), worker:
+        assert hung.wait(30)
+        kill_connection(holder[0])
+        wait_for(lambda: len(archived()) == 1, timeout=60, what="the job archived")
+        wait_for(lambda: bool(log.of("job_timed_out")), timeout=60, what="the cut")
+    assert [e["error"] for e in log.of("worker_error")] == []
+    assert archived()[job_id][0] == "succeeded"
+    assert queued() == 0

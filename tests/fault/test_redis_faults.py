@@ -1,5 +1,6 @@
-"""Real faults against the Redis store: a worker process SIGKILLed mid-job, its connections
-killed on the server, Redis unreachable for a while, and two processes sharing the work."""
+"""Real faults against the Redis store: a worker process SIGKILLed mid-job, a job that SIGKILLs
+every worker running it, its connections killed on the server, Redis unreachable for a while,
+and two processes sharing the work."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.redis import RedisStore
 from proletarian.adapters.redis.codec import text
 from proletarian.testing import CapturingLog
-from tests.fault.redis_worker import done_list, started_list
+from tests.fault.redis_worker import done_list, killing_list, started_list
 from tests.fault.tcp_proxy import TcpProxy
 from tests.fixtures.redis import admin_client, new_prefix, open_store
 from tests.fixtures.servers import REDIS_URL
@@ -120,6 +121,51 @@ def test_job_of_a_sigkilled_worker_is_finished_by_another_after_the_lease(
         assert (stats.ready, stats.running, stats.succeeded, stats.failed) == (0, 0, 1, 0)
         assert store.client.zcard(f"{store.prefix}:archive") == 1
         assert store.client.llen(done_list(store.prefix)) == 0
+
+
+def test_job_that_kills_every_worker_ends_failed_as_abandoned(tmp_path: Path) -> None:
+    """A job that SIGKILLs each worker running it is counted abandoned by the claim after each
+    kill (its lease expired), and the claim after max_abandons (3) kills archives it FAILED
+    as JobAbandoned without running it; the other jobs of its queue each succeed once,
+    meanwhile and after."""
+    with open_store(SystemClock(), tmp_path, lease=timedelta(seconds=1)) as store:
+        job_id = proletarian.enqueue(store, "t", {"action": "kill"})
+        others = proletarian.enqueue_many(
+            store, [NewJob(job_type="t", payload={"action": "ok"}) for _ in range(20)]
+        )
+        with worker_processes(store.prefix, tmp_path, lease=1.0) as start:
+            for abandons in range(3):
+                worker = start()
+                popped = store.client.blpop([killing_list(store.prefix)], timeout=30)
+                assert popped is not None
+                assert text(popped[1]) == f"{job_id} {abandons}"
+                assert worker.wait(timeout=10) == -signal.SIGKILL
+            last = start()
+
+            def ended() -> bool:
+                job = store.get_job(job_id)
+                return job is not None and job.status is JobStatus.FAILED
+
+            until(ended, "the job to be refused")
+            until(lambda: succeeded(store) == len(others), "the other jobs done")
+            last.terminate()
+            assert last.wait(timeout=15) == 0
+        job = store.get_job(job_id)
+        assert job is not None
+        assert (job.status, job.attempts, job.abandons) == (JobStatus.FAILED, 1, 3)
+        assert job.error is not None
+        assert job.error.type == "JobAbandoned"
+        assert "abandoned 3 times" in job.error.message
+        assert store.client.llen(killing_list(store.prefix)) == 0
+        done = [text(item) for item in store.client.lrange(done_list(store.prefix), 0, -1)]
+        assert sorted(done) == sorted(others)
+        for other in others:
+            finished = store.get_job(other)
+            assert finished is not None
+            assert (finished.status, finished.attempts) == (JobStatus.SUCCEEDED, 1)
+        stats = store.stats()["default"]
+        assert (stats.ready, stats.running, stats.succeeded, stats.failed) == (0, 0, 20, 1)
+        assert store.client.zcard(f"{store.prefix}:archive") == 21
 
 
 def kill_clients(admin: redis.Redis, name: str) -> int:

@@ -436,6 +436,35 @@ def test_notification_wakes_an_idle_worker_before_the_poll() -> None:
         assert done.wait(timeout=10)
 
 
+def test_an_idle_thread_polls_while_the_polling_one_runs_a_long_job(clock: ManualClock) -> None:
+    """While one thread runs a long job, an idle thread keeps polling: a job that falls due
+    later, with no notification, runs before the long job ends."""
+    store = MemoryStore(clock=clock)
+    started, release, later = threading.Event(), threading.Event(), threading.Event()
+
+    def handler(job_type: str, payload: str) -> None:
+        if payload == "long":
+            started.set()
+            release.wait(timeout=30)
+        else:
+            later.set()
+
+    proletarian.enqueue(store, "t", "long", process_in=timedelta(seconds=1))
+    proletarian.enqueue(store, "t", "later", process_in=timedelta(seconds=2))
+    worker = QueueWorker(store, handler, threads=2, polling_interval=timedelta(milliseconds=20))
+    try:
+        with worker:
+            assert worker.wait_idle(timeout=10)
+            clock.advance(timedelta(seconds=1))  # within the lease; only the polling thread sees it
+            assert started.wait(timeout=10)
+            clock.advance(timedelta(seconds=1))
+            ran = later.wait(timeout=5)
+            release.set()
+        assert ran
+    finally:
+        release.set()
+
+
 def test_stop_sets_stopping_and_reports_stragglers(store: MemoryStore, log: CapturingLog) -> None:
     """stop() sets ctx.stopping; a job still running at the timeout is reported, and the worker
     can start again once it finished."""

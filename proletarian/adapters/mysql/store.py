@@ -43,6 +43,8 @@ MAX_ROWS_PER_INSERT = 1000
 MAX_CHARS_PER_INSERT = 1 << 20
 # Archived jobs deleted per transaction by prune_archive, so no single one grows large.
 PRUNE_BATCH = 5000
+# MySQL's error for KILL of a connection that is already gone.
+UNKNOWN_THREAD = 1094
 # Multi-queue claims look again when the best job was taken between finding and relocking it.
 CANDIDATE_ROUNDS = 5
 # What a mysql:// URL's query may set: pymysql's connection options, and the store's keyword
@@ -539,7 +541,13 @@ class MySQLClaim:
             with translate(store._where, f"interrupting job {self.job.id}"):
                 again = store._pool.get()
                 try:
-                    held = self._hold_again(again, kill=thread_id)
+                    try:
+                        held = self._hold_again(again, kill=thread_id)
+                    except MySQLError as exc:
+                        if exc.args[0] != UNKNOWN_THREAD:
+                            raise
+                        # The server ended that connection already (and rolled it back).
+                        held = self._hold_again(again)
                 except BaseException as exc:
                     store._pool.give_back(again, exc)
                     raise
