@@ -1,22 +1,28 @@
 """FastAPI with the outbox: a sign-up endpoint writes the account and enqueues its welcome email
 in one transaction of psycopg's AsyncConnection, so both commit or neither does.
 
-Serve it (the worker runs as its own process, see docs/integrations/fastapi.md):
-
-    PROLETARIAN_URL=postgresql://127.0.0.1/app uvicorn examples.fastapi_app:app
-
-Or run this file: it sends three requests through the app in-process, then works the jobs off.
+Run this file: it sends three requests through the app in-process, then works the jobs off.
 
     PROLETARIAN_URL=postgresql://127.0.0.1/app python examples/fastapi_app.py
 
+Or, as in production, work them off with the worker as its own process. `requests` only sends
+the requests and leaves their jobs queued; the worker and status are told the example's schema
+with -o schema=..., as the app tells its store with schema=SCHEMA:
+
+    export PROLETARIAN_URL=postgresql://127.0.0.1/app
+    python examples/fastapi_app.py requests
+    proletarian worker examples.fastapi_app:handle_job --queue emails -o schema=proletarian_example
+    proletarian status -o schema=proletarian_example
+
 PROLETARIAN_URL defaults to the local test server. The tables go into the schema named by
-PROLETARIAN_EXAMPLE_SCHEMA (default "proletarian_example"), which running this file drops at
-the end.
+PROLETARIAN_EXAMPLE_SCHEMA (default "proletarian_example"), which each run drops first; the
+full run drops it again at the end.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -84,22 +90,33 @@ async def create_account(body: SignUp, request: Request) -> dict[str, str]:
 
 
 def handle_job(job_type: str, payload: Any) -> None:
-    """The worker's handler: `proletarian worker examples.fastapi_app:handle_job --url ...`."""
-    print(f"worker: welcome email sent to {payload['email']}")
+    """The worker's handler, for `proletarian worker examples.fastapi_app:handle_job
+    --queue emails -o schema=proletarian_example` (see the module's docstring)."""
+    print(f"worker: welcome email sent to {payload['email']}", flush=True)
 
 
-def main() -> None:
+def main(requests_only: bool) -> None:
+    drop_schema()
     with TestClient(app) as client:
         for email in ("ada@example.com", "mallory@blocked.example", "grace@example.com"):
             response = client.post("/accounts", json={"email": email})
             print(f"POST /accounts {email}: {response.status_code}")
+        if requests_only:
+            print(f"jobs queued on 'emails' in schema {SCHEMA}: start the worker")
+            return
         store: PostgresStore = app.state.store
         QueueWorker(store, handle_job, queue="emails").drain()
         stats = store.stats()["emails"]
         print(f"succeeded {stats.succeeded}, waiting {stats.ready}")
+    drop_schema()
+
+
+def drop_schema() -> None:
     with psycopg.connect(URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SCHEMA)))
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] not in ([], ["requests"]):
+        sys.exit("usage: python examples/fastapi_app.py [requests]")
+    main(requests_only=sys.argv[1:] == ["requests"])

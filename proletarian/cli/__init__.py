@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from proletarian.cli import errors, parser, values
+from proletarian.cli import errors, parser, session, values
 from proletarian.cli.session import scrub
 from proletarian.core.errors import (
     ConfigurationError,
@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for number, argument in enumerate(arguments, start=1):
             values.utf8(argument, what=f"argument {number}")
         args = parser.build().parse_args(arguments)
-        url = getattr(args, "url", None)
+        url = session.given_url(args)
         status: int = args.run(args)
         return status
     except SystemExit as exc:  # --help and --version

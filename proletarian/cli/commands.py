@@ -18,7 +18,7 @@ STATUS_HEADERS = ("queue", "ready", "scheduled", "running", "succeeded", "failed
 
 def enqueue(args: argparse.Namespace) -> int:
     """Enqueue one job (committed at once) and print its id."""
-    url = store_url(args.url)
+    url = store_url(args)
     payload = json_payload(args.payload)
     job = NewJob(
         job_type=args.job_type,
@@ -27,7 +27,7 @@ def enqueue(args: argparse.Namespace) -> int:
         priority=Priority[args.priority.upper()],
         process_in=timedelta(seconds=args.delay) if args.delay else None,
     )
-    with opened(url) as store:
+    with opened(url, existing=True) as store:
         print(store.enqueue(job))
     return OK
 
@@ -35,8 +35,8 @@ def enqueue(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     """Print one row per queue: queued jobs by state, archived jobs by outcome, and how long
     the oldest due job has waited."""
-    url = store_url(args.url)
-    with opened(url) as store:
+    url = store_url(args)
+    with opened(url, existing=True) as store:
         stats = store.stats()
     if not stats:
         print(f"no jobs in {redact(url)}")
@@ -59,8 +59,8 @@ def status(args: argparse.Namespace) -> int:
 
 def retry(args: argparse.Namespace) -> int:
     """Put an archived failed job back on its queue, due now, with its attempts reset."""
-    url = store_url(args.url)
-    with opened(url) as store:
+    url = store_url(args)
+    with opened(url, existing=True) as store:
         if store.retry_failed(args.job_id):
             print(f"job {args.job_id} is queued again")
             return OK
@@ -72,8 +72,8 @@ def retry(args: argparse.Namespace) -> int:
 
 def cancel(args: argparse.Namespace) -> int:
     """Remove a queued job that has not started."""
-    url = store_url(args.url)
-    with opened(url) as store:
+    url = store_url(args)
+    with opened(url, existing=True) as store:
         if store.cancel(args.job_id):
             print(f"job {args.job_id} cancelled")
             return OK
@@ -87,11 +87,11 @@ def cancel(args: argparse.Namespace) -> int:
 
 def prune(args: argparse.Namespace) -> int:
     """Delete archived jobs that finished more than `--older-than` ago."""
-    url = store_url(args.url)
+    url = store_url(args)
     older_than: timedelta = args.older_than
     batch: int = args.batch
     deleted = 0
-    with opened(url) as store:
+    with opened(url, existing=True) as store:
         # In batches, so a large archive never holds one long transaction and shows progress.
         while True:
             step = store.prune_archive(older_than, limit=batch)

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from proletarian.cli import table
 from proletarian.cli.demo_jobs import JOB_TYPES, QUEUES, RETRY, Outcome, expected, handlers, plan
 from proletarian.cli.errors import INTERRUPTED, OK, CliError
-from proletarian.cli.session import opened
+from proletarian.cli.session import opened, with_options
 from proletarian.core.errors import StoreError
 from proletarian.core.urls import redact
 from proletarian.ports.store import QueueStore
@@ -114,10 +114,10 @@ def run_demo(args: argparse.Namespace) -> int:
     the plan; 130 on Ctrl-C (after the worker finished its running jobs and the summary)."""
     out = sys.stdout
     if args.url:
-        url = args.url
+        url = with_options(args.url, args)
     else:
         path = (Path(args.path) if args.path else _temp_database()).resolve()
-        url = f"sqlite:///{path}"
+        url = with_options(f"sqlite:///{path}", args)
         print(f"demo database: {path}", file=out)
     jobs = plan(args.jobs, args.seed)
     with opened(url) as store:

@@ -24,8 +24,8 @@ def build() -> Parser:
     parser = Parser(
         prog="proletarian",
         description="A durable job queue on PostgreSQL, MySQL, SQLite or Redis.",
-        epilog=f"--url defaults to the {URL_VARIABLE} environment variable. "
-        "Try it with no server: proletarian demo",
+        epilog=f"--url defaults to the {URL_VARIABLE} environment variable; -o KEY=VALUE adds "
+        "a store option to it. Try it with no server: proletarian demo",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -36,6 +36,7 @@ def build() -> Parser:
         help=f"the store: postgresql://..., mysql://..., sqlite:///path, redis://..., memory:// "
         f"(default: ${URL_VARIABLE})",
     )
+    _store_option(url)
 
     schema_cmd = sub.add_parser("schema", help="print or install the tables a store needs")
     schema_sub = schema_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -192,6 +193,7 @@ def build() -> Parser:
         "--path", metavar="FILE", help="the SQLite file (default: a new file in a temp dir)"
     )
     target.add_argument("--url", help="run on another store instead; its demo queues must be empty")
+    _store_option(show)
     show.add_argument(
         "--jobs", type=values.positive_int, default=3000, metavar="N", help="default: 3000"
     )
@@ -210,6 +212,19 @@ def build() -> Parser:
     )
     show.set_defaults(run=demo.run_demo)
     return parser
+
+
+def _store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o",
+        "--store-option",
+        dest="store_options",
+        action="append",
+        type=values.store_option,
+        metavar="KEY=VALUE",
+        help="a store option, added to the URL's query (replacing its own value): schema=app, "
+        "prefix=myapp, job_table=jobs, lease=60, ...; repeat for several (see docs/stores/)",
+    )
 
 
 def _version() -> str:

@@ -6,8 +6,9 @@ import argparse
 from importlib import resources
 
 from proletarian.cli.errors import OK, CliError
-from proletarian.cli.session import opened, store_url
-from proletarian.core.urls import kind_of, redact
+from proletarian.cli.session import driver_for, opened, store_url
+from proletarian.core.urls import kind_of, query, redact
+from proletarian.stores import schema_for_url
 
 # The DDL of each SQL store ships as proletarian/schema/<file>; the same text as
 # database/<dialect>/tables.sql, which users copy into their migrations.
@@ -30,10 +31,17 @@ def ddl(kind: str) -> str | None:
 
 
 def print_schema(args: argparse.Namespace) -> int:
-    """Print the DDL without connecting: only the URL's scheme matters."""
-    url = store_url(args.url)
+    """Print the DDL without connecting: the URL's scheme, and the table names and id kind its
+    options give, are all that matter."""
+    url = store_url(args)
     kind = kind_of(url)
-    text = ddl(kind)
+    # A URL without options gets the default names, whose DDL is the packaged file as it is:
+    # printed without the store's driver. Otherwise the store renders it with its names.
+    if not query(url):
+        text = ddl(kind)
+    else:
+        with driver_for(url):
+            text = schema_for_url(url)
     if text is None:
         print(f"-- {kind} stores have no schema: nothing to create")
     else:
@@ -43,7 +51,7 @@ def print_schema(args: argparse.Namespace) -> int:
 
 def apply_schema(args: argparse.Namespace) -> int:
     """Create the store's tables if missing (idempotent)."""
-    url = store_url(args.url)
+    url = store_url(args)
     with opened(url) as store:
         store.install_schema()
     kind = kind_of(url)

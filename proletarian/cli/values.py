@@ -67,6 +67,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def store_option(text: str) -> tuple[str, str]:
+    """KEY=VALUE, split at the first `=`; which keys and values a store takes, it decides."""
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not KEY=VALUE; give a store option like schema=app or prefix=myapp"
+        )
+    return key.strip(), value
+
+
 def json_payload(text: str) -> Any:
     """Decoded JSON; UsageError naming the position of the first mistake, or the limit of
     Python's json it passes (an int over sys.get_int_max_str_digits(), nesting past the

@@ -13,10 +13,8 @@ from proletarian.cli.errors import FAILURE, OK, CliError, UsageError
 from proletarian.cli.loading import load_handler
 from proletarian.cli.session import opened, store_url
 from proletarian.cli.signals import StopSignals
-from proletarian.core.errors import StoreError, StoreUnavailable
 from proletarian.core.urls import kind_of, redact
 from proletarian.ports.events import EventLog
-from proletarian.ports.store import QueueStore
 from proletarian.worker.log import JsonFormatter, LogfmtFormatter, logging_events
 from proletarian.worker.queue_worker import QueueWorker
 
@@ -30,16 +28,16 @@ PROBE_ID = "00000000-0000-0000-0000-000000000000"
 def run_worker(args: argparse.Namespace) -> int:
     """Exit 0 after a graceful stop, 1 if the store can't be reached at start, a handler raised
     SystemExit or KeyboardInterrupt, or jobs were still running after the shutdown timeout."""
-    url = store_url(args.url)
-    handler = load_handler(args.handler)
+    url = store_url(args)
+    handler = load_handler(args.handler, mode=args.handler_mode)
     _configure_logging(args.log_level, args.log_format)
-    options: dict[str, timedelta] = {}
+    options: dict[str, Any] = {}
     if args.lease is not None:
         if kind_of(url) == "mysql":
             raise UsageError("--lease: MySQL claims are transactional; it has no leased claims")
         options["lease"] = timedelta(seconds=args.lease)
     with opened(url, **options) as store:
-        _probe(store, url)
+        store.get_job(PROBE_ID)  # missing tables: SchemaMissing, which `opened` explains
         worker = QueueWorker(
             store,
             handler,
@@ -92,14 +90,3 @@ def _naming_the_store(url: str) -> EventLog:
         logging_events(event, {**data, "url": redact(url)} if event == "worker_started" else data)
 
     return sink
-
-
-def _probe(store: QueueStore, url: str) -> None:
-    try:
-        store.get_job(PROBE_ID)
-    except StoreUnavailable:
-        raise
-    except StoreError as exc:
-        raise CliError(
-            f"{exc}; is the schema installed? (proletarian schema apply --url {redact(url)})"
-        ) from exc

@@ -9,6 +9,7 @@
     ├── TransactionAborted                     a handler went on after its SQL failed
     └── StoreError                             the store refused or failed an operation
         ├── StoreUnavailable                   connection lost, server down: worth retrying
+        ├── SchemaMissing                      the store's tables (or new columns) aren't there
         └── ClaimLost                          a lease expired; another worker may hold the job
 
 Driver exceptions are translated at the adapter boundary with the original kept as `__cause__`.
@@ -56,6 +57,11 @@ class StoreError(ProletarianError):
 
 class StoreUnavailable(StoreError):
     """The store cannot be reached: the server is down or the connection was lost."""
+
+
+class SchemaMissing(StoreError):
+    """The store's tables, or a column a later release added to them, are not in the database:
+    create or upgrade them with `store.install_schema()` (or `proletarian schema apply`)."""
 
 
 class ClaimLost(StoreError):

@@ -1,9 +1,11 @@
-"""Store URLs: which kind of store a URL names, and a form of it that is safe to show."""
+"""Store URLs: which kind of store a URL names, a form of it that is safe to show, and the
+name=value pairs of its query, where store options ride."""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from collections.abc import Collection, Sequence
+from urllib.parse import parse_qsl, quote, unquote, unquote_plus
 
 from proletarian.core.errors import ConfigurationError
 
@@ -84,3 +86,32 @@ def kind_of(url: str) -> str:
             f"store URL scheme {scheme!r} is not supported; expected one of "
             f"{', '.join(sorted(SCHEMES))}"
         ) from None
+
+
+def query(url: str) -> list[tuple[str, str]]:
+    """The URL's query as decoded (name, value) pairs, in order, blank values kept. Read from
+    the text between the first `?` and a `#`, so a URL that no parser accepts still has one."""
+    return parse_qsl(_parts(url)[1], keep_blank_values=True)
+
+
+def with_query(url: str, *, drop: Collection[str] = (), add: Sequence[tuple[str, str]] = ()) -> str:
+    """`url` without the query pairs named in `drop`, and with `add` appended (each value
+    replacing any the URL had for that name). Every other character stays as written, so a
+    password or a pair the caller did not name is never re-encoded."""
+    gone = {*drop, *(name for name, _ in add)}
+    head, text, fragment = _parts(url)
+    pairs = [pair for pair in text.split("&") if pair and _name(pair) not in gone]
+    pairs += [f"{quote(name, safe='')}={quote(value, safe='')}" for name, value in add]
+    return head + (f"?{'&'.join(pairs)}" if pairs else "") + fragment
+
+
+def _name(pair: str) -> str:
+    return unquote_plus(pair.partition("=")[0])
+
+
+def _parts(url: str) -> tuple[str, str, str]:
+    """What comes before the query, the query (without its `?`), and the fragment (with its
+    `#`), split as urlsplit splits them: a `#` ends the query."""
+    before, hash_, fragment = url.partition("#")
+    head, _, text = before.partition("?")
+    return head, text, hash_ + fragment

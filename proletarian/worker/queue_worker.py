@@ -20,6 +20,7 @@ from proletarian.core.decisions import check_duration, check_max_abandons
 from proletarian.core.errors import ClaimLost, ConfigurationError, ProletarianError, StoreError
 from proletarian.core.names import label
 from proletarian.core.policy import RetryPolicy
+from proletarian.core.signatures import written_for
 from proletarian.ports.clock import Clock
 from proletarian.ports.events import EventLog
 from proletarian.ports.store import BatchClaimer, Claim, Notifier, QueueStore
@@ -205,6 +206,13 @@ class QueueWorker:
         ):
             raise ConfigurationError(
                 "handler is an async function; the threaded worker needs a plain function"
+            )
+        # A handler written for the other mode would fail every job (see core/signatures.py).
+        written = None if isinstance(handler, Handlers) else written_for(handler)
+        if written is not None and written[0] != handler_mode:
+            raise ConfigurationError(
+                f"handler takes ({written[1]}), the {written[0]} mode's arguments; "
+                f"pass handler_mode={written[0]!r}"
             )
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be an int >= 1, got {batch_size!r}")

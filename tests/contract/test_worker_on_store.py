@@ -83,7 +83,7 @@ def test_a_hung_handler_is_cut_and_its_job_retried_while_the_queue_goes_on(
     try:
         with worker:
             assert worker.wait_idle(timeout=60)
-            assert told == [True]
+            assert told == [True], "\n".join(f"{n} {d}" for n, d in log.events)
             assert [e["job_id"] for e in log.of("job_timed_out")] == [hung]
             assert [e["replaced"] for e in log.of("worker_thread_replaced")] == [True]
             job = store.get_job(hung)

@@ -123,6 +123,7 @@ REPLACE = {
     ),
     "redis://127.0.0.1:6379/0": "{redis}",
     'prefix="myapp"': 'prefix="{redis_prefix}"',
+    "prefix=myapp": "prefix={redis_prefix}",
     "sqlite:////var/lib/app/jobs.db": "sqlite:///{dir}/var-lib-app-jobs.db",
 }
 

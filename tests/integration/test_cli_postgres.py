@@ -4,6 +4,7 @@ the worker as a process."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from tests.fixtures.servers import POSTGRES_URL, require
 ROOT = Path(__file__).resolve().parents[2]
 HANDLER = "tests.integration.test_cli_postgres:handler"
 DATABASE = "proletarian_cli"
+OTHER_SCHEMA = "proletarian_cli_other"
+NEVER = "0190d2a0-0000-7000-8000-000000000000"
 DEADLINE = 30.0
 
 
@@ -146,6 +149,73 @@ def test_worker_without_tables_fails_at_start(capsys: pytest.CaptureFixture[str]
     assert code == 1
     assert err.count("\n") == 1
     assert "proletarian schema apply" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["enqueue", "t", "{}"],
+        ["retry", NEVER],
+        ["cancel", NEVER],
+        ["prune", "--older-than", "1d"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_every_command_without_tables_points_at_schema_apply(
+    cli: Callable[..., Result], url: str, argv: list[str]
+) -> None:
+    """On a database without the tables, each command says so in one line with the command
+    that creates them, exit 1 (they used to print only `relation ... does not exist`)."""
+    result = cli(*argv)
+    assert result.code == 1, result
+    assert result.err.count("\n") == 1
+    assert re.search(r"relation \"proletarian\.(archived_)?job\" does not exist", result.err)
+    assert f"create the tables with: proletarian schema apply --url {url}" in result.err
+
+
+def test_store_options_name_the_schema_for_every_command(
+    capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    """-o schema=... puts the tables in that schema, and enqueue, status and a worker process
+    given the same option work there; without it the default schema is looked at."""
+    own = ["--url", url, "-o", f"schema={OTHER_SCHEMA}"]
+
+    def run(*argv: str) -> Result:
+        capsys.readouterr()
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {OTHER_SCHEMA} CASCADE")
+    assert run("schema", "apply", *own).code == 0
+    job_id = run("enqueue", "t", "{}", "--queue", "emails", *own).out.strip()
+    assert run("status", *own).out.splitlines()[2].split()[:2] == ["emails", "1"]
+    assert "create the tables with" in run("status", "--url", url).err
+    store = PostgresStore.connect(url, schema=OTHER_SCHEMA)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "proletarian", "worker", HANDLER, "--queue", "emails",
+         "--log-level", "warning", *own],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while not succeeded(store, job_id):
+            assert time.monotonic() < deadline, "the worker did not run the job"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=DEADLINE)
+        assert process.returncode == 0, err
+    finally:
+        store.close()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {OTHER_SCHEMA} CASCADE")
 
 
 def test_unreachable_server_hides_the_password(capsys: pytest.CaptureFixture[str]) -> None:

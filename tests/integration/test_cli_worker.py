@@ -236,10 +236,12 @@ def test_jobs_outlasting_the_shutdown_timeout_exit_1(
 
 
 def test_the_console_script_runs(tmp_path: Path) -> None:
-    """The installed `proletarian` script enqueues and reports status like `python -m`."""
+    """The installed `proletarian` script creates the tables, enqueues and reports status like
+    `python -m`."""
     script = Path(sys.executable).parent / "proletarian"
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     env = {**os.environ, "PROLETARIAN_URL": url}
+    subprocess.run([script, "schema", "apply"], capture_output=True, env=env, check=True)
     enqueued = subprocess.run(
         [script, "enqueue", "t", '{"n": 1}'], capture_output=True, text=True, env=env, check=True
     )

@@ -4,18 +4,23 @@ committed sign-ups get their job, rolled-back ones get neither row nor job."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from proletarian import QueueStats
+from proletarian.adapters.postgres import PostgresStore
 from tests.fixtures.integrations import PG_SCHEMA, pg_reset
 from tests.fixtures.servers import POSTGRES_URL, require
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TIMEOUT = 60  # seconds; each takes one or two
+PROLETARIAN = Path(sys.executable).parent / "proletarian"  # the installed command
 SCHEMA = f"{PG_SCHEMA}_ex"
 
 
@@ -66,6 +71,51 @@ def test_fastapi_app() -> None:
         "worker: welcome email sent to grace@example.com",
         "succeeded 2, waiting 0",
     ]
+
+
+@pytest.mark.usefixtures("postgres")
+def test_fastapi_app_with_the_worker_command_its_page_gives() -> None:
+    """fastapi_app.py's jobs are worked off by the `proletarian worker` command its page and
+    docstring give (-o schema=... naming the example's schema), and `proletarian status` with
+    the same option shows them: before -o, the documented worker sat idle."""
+    requests = run("fastapi_app.py", "requests")
+    assert (
+        requests.stdout.splitlines()[-1]
+        == f"jobs queued on 'emails' in schema {SCHEMA}: start the worker"
+    )
+    env = {**os.environ, "PROLETARIAN_URL": POSTGRES_URL}
+    option = ["-o", f"schema={SCHEMA}"]
+    worker = subprocess.Popen(
+        [PROLETARIAN, "worker", "examples.fastapi_app:handle_job", "--queue", "emails", *option],
+        cwd=EXAMPLES.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    store = PostgresStore.connect(POSTGRES_URL, schema=SCHEMA)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while store.stats().get("emails", QueueStats()).succeeded < 2:
+            assert worker.poll() is None, worker.communicate()
+            assert time.monotonic() < deadline, "the worker did not work the example's jobs off"
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=TIMEOUT)
+        assert worker.returncode == 0, err
+    finally:
+        store.close()
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+    assert sorted(out.splitlines()) == [
+        "worker: welcome email sent to ada@example.com",
+        "worker: welcome email sent to grace@example.com",
+    ]
+    status = subprocess.run(
+        [PROLETARIAN, "status", *option], env=env, capture_output=True, text=True, check=True
+    )
+    assert status.stdout.splitlines()[2].split()[:6] == ["emails", "0", "0", "0", "2", "0"]
 
 
 @pytest.mark.usefixtures("postgres")

@@ -29,6 +29,7 @@ from proletarian import (
     Priority,
     QueueWorker,
     RetryPolicy,
+    SchemaMissing,
     StoreError,
     StoreUnavailable,
 )
@@ -524,6 +525,24 @@ def test_database_ids_without_returning_read_each_insert_id(
 
 
 # -- configuration and errors ------------------------------------------------------------------
+
+
+def test_missing_tables_raise_schema_missing() -> None:
+    """Reading or writing a store whose tables were never installed raises SchemaMissing, the
+    StoreError that says install_schema() is what is needed."""
+    require("mysql")
+    store = MySQLStore.connect(
+        f"{MYSQL_URL}?job_table=never_installed_job&archived_job_table=never_installed_archive"
+    )
+    try:
+        with pytest.raises(SchemaMissing, match="1146"):
+            store.get_job("0190d2a0-0000-7000-8000-000000000000")
+        with pytest.raises(SchemaMissing):
+            store.stats()
+        with pytest.raises(SchemaMissing):
+            proletarian.enqueue(store, "t", {})
+    finally:
+        store.close()
 
 
 def test_url_options_reach_the_driver_and_bad_ones_are_refused() -> None:

@@ -28,6 +28,7 @@ from proletarian import (
     NewJob,
     QueueWorker,
     RetryPolicy,
+    SchemaMissing,
     StoreUnavailable,
 )
 from proletarian.adapters.clocks import SystemClock
@@ -333,6 +334,22 @@ def test_install_schema_creates_what_the_ddl_file_creates(
         finally:
             store.close()
         assert describe(scratch_db, schema, renames) == by_hand
+
+
+def test_missing_tables_raise_schema_missing() -> None:
+    """Reading or writing a store whose tables were never installed raises SchemaMissing, the
+    StoreError that says install_schema() is what is needed."""
+    require("postgres")
+    store = PostgresStore.connect(POSTGRES_URL, schema="proletarian_never_installed")
+    try:
+        with pytest.raises(SchemaMissing, match="does not exist"):
+            store.get_job("0190d2a0-0000-7000-8000-000000000000")
+        with pytest.raises(SchemaMissing):
+            store.stats()
+        with pytest.raises(SchemaMissing):
+            proletarian.enqueue(store, "t", {})
+    finally:
+        store.close()
 
 
 def test_schema_sql_is_the_file_with_the_stores_names() -> None:

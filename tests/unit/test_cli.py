@@ -86,6 +86,7 @@ def cli(
         return
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     store = open_store(url)
+    store.install_schema()  # the commands other than worker refuse to create the file
     try:
         yield Cli(url, store, capsys)
     finally:
@@ -455,13 +456,40 @@ def test_a_bad_url_is_a_usage_error(
 
 
 def test_an_unopenable_sqlite_path_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    """A SQLite file in a directory that does not exist fails in one line, exit 1."""
+    """A SQLite file in a directory that does not exist can't be created: one line, exit 1."""
     one_line_error(
-        run(capsys, "status", "--url", "sqlite:////nonexistent/dir/jobs.db"),
+        run(capsys, "schema", "apply", "--url", "sqlite:////nonexistent/dir/jobs.db"),
         1,
         "store unavailable",
         "/nonexistent/dir/jobs.db",
     )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["enqueue", "t", "{}"],
+        ["retry", NEVER_ENQUEUED],
+        ["cancel", NEVER_ENQUEUED],
+        ["prune", "--older-than", "7d"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_commands_other_than_worker_refuse_a_sqlite_file_that_is_not_there(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
+) -> None:
+    """A mistyped SQLite path is one line naming the path and the command that creates the
+    database, exit 2, and no file is created (status used to create it and print no jobs)."""
+    path = tmp_path / "typo.db"
+    result = run(capsys, *argv, "--url", f"sqlite:///{path}")
+    one_line_error(
+        result,
+        2,
+        f"no SQLite database at {path}",
+        f"proletarian schema apply --url sqlite:///{path}",
+    )
+    assert not path.exists()
 
 
 def test_an_unreachable_server_is_one_line_without_the_password(
@@ -492,6 +520,133 @@ def test_an_unparseable_url_is_shown_without_its_password(
         result = run(capsys, *command, "--url", url)
         one_line_error(result, 2, f"{scheme}://app:***@[::1/db")
     assert "secret" not in result.out + result.err
+
+
+# -- store options ------------------------------------------------------------------------------
+
+
+def test_store_options_reach_the_store_for_every_command(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """-o KEY=VALUE gives the store an option for schema apply, enqueue, status and cancel alike:
+    jobs go to the tables it names, and commands without it look at the default ones."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    tables = ["-o", "job_table=jobs", "--store-option", "archived_job_table=done"]
+    assert run(capsys, "schema", "apply", "--url", url, *tables).code == 0
+    job_id = run(capsys, "enqueue", "t", "{}", "--url", url, *tables).out.strip()
+    status = run(capsys, "status", "--url", url, *tables)
+    assert status.out.splitlines()[2].split()[:2] == ["default", "1"]
+    assert run(capsys, "status", "--url", url).out.startswith("no jobs in ")
+    assert run(capsys, "cancel", job_id, "--url", url, *tables).code == 0
+    with sqlite3.connect(tmp_path / "jobs.db") as conn:
+        tables_made = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"jobs", "done", "job", "archived_job"} <= tables_made
+
+
+def test_a_store_option_replaces_the_urls_own_value(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """-o wins over the same option in the URL's query, and the URL shown says so."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}?job_table=a"
+    assert run(capsys, "schema", "apply", "--url", url, "-o", "job_table=b").code == 0
+    result = run(capsys, "status", "--url", url, "-o", "job_table=b")
+    assert result.out.strip().endswith("jobs.db?job_table=b")
+    with sqlite3.connect(tmp_path / "jobs.db") as conn:
+        tables_made = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "b" in tables_made
+    assert "a" not in tables_made
+
+
+def test_store_options_apply_to_the_url_variable_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-o adds to PROLETARIAN_URL as it does to --url."""
+    monkeypatch.setenv(session.URL_VARIABLE, "memory://")
+    result = run(capsys, "status", "-o", "lease=5")
+    assert (result.code, result.out.strip()) == (0, "no jobs in memory://?lease=5")
+
+
+@pytest.mark.parametrize(
+    ("url", "fragments"),
+    [
+        (
+            "redis://127.0.0.1:1/7?prefx=myapp",
+            ["Redis URL option 'prefx' is not supported", "archive_retention, lease, prefix"],
+        ),
+        (
+            "postgresql://app:s3cret@127.0.0.1:1/app?prefix=myapp",
+            ["PostgreSQL URL option 'prefix' is not supported", "job_table", "schema"],
+        ),
+        (
+            "mysql://app:s3cret@127.0.0.1:1/app?schema=app",
+            ["MySQL URL option 'schema' is not supported", "job_table", "pool_size"],
+        ),
+        ("sqlite:///jobs.db?schema=app", ["SQLite URL option 'schema' is not supported"]),
+        ("memory://?prefix=myapp", ["memory URL option 'prefix' is not supported; expected"]),
+    ],
+    ids=["redis", "postgres", "mysql", "sqlite", "memory"],
+)
+@pytest.mark.parametrize("command", [["status"], ["schema", "apply"], ["worker", "json:loads"]])
+def test_an_option_the_store_does_not_take_is_one_usage_line(
+    capsys: pytest.CaptureFixture[str], url: str, fragments: list[str], command: list[str]
+) -> None:
+    """An unknown URL option is one line naming it and listing the store's options, exit 2,
+    before any server is contacted; the password is never shown."""
+    result = run(capsys, *command, "--url", url)
+    one_line_error(result, 2, *fragments)
+    assert "s3cret" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        ("lease=soon", "SQLite URL option lease='soon' is not valid: expected a number of seconds"),
+        ("lease=0", "lease must be a positive timedelta"),
+        ("busy_timeout=-1", "busy_timeout='-1'"),
+        ("job_table=a;b", "job_table 'a;b' is not a valid identifier"),
+        ("synchronous=sometimes", "synchronous must be one of NORMAL, FULL, EXTRA"),
+    ],
+)
+def test_a_bad_store_option_value_is_one_usage_line_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, option: str, fragment: str
+) -> None:
+    """A value the store can't read or refuses is one line naming the option, exit 2."""
+    result = run(capsys, "schema", "apply", "--url", f"sqlite:///{tmp_path / 'j.db'}", "-o", option)
+    one_line_error(result, 2, fragment)
+
+
+def test_a_password_given_as_a_store_option_is_never_shown(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """-o password=... joins the URL, and the URL's password is hidden in every message."""
+    result = run(
+        capsys, "status", "--url", "postgresql://app@127.0.0.1:1/app?connect_timeout=2",
+        "-o", "password=s3cret-pw",
+    )  # fmt: skip
+    one_line_error(result, 1, "store unavailable", "password=***")
+    assert "s3cret-pw" not in result.err
+
+
+@pytest.mark.parametrize("option", ["schema", "=app", "", " =x"])
+def test_a_store_option_must_be_key_equals_value(
+    capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    """-o without KEY=VALUE is refused by the parser in one line, exit 2."""
+    one_line_error(run(capsys, "status", "--url", "memory://", "-o", option), 2, "KEY=VALUE")
+
+
+def test_schema_print_uses_the_store_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """schema print shows the DDL with the schema, tables and id kind the options name, still
+    without connecting."""
+    result = run(
+        capsys, "schema", "print", "--url", "postgresql://127.0.0.1:1/app",
+        "-o", "schema=app", "-o", "job_ids=database",
+    )  # fmt: skip
+    assert result.code == 0, result
+    assert 'CREATE TABLE IF NOT EXISTS "app"."job" (' in result.out
+    assert "GENERATED BY DEFAULT AS IDENTITY" in result.out
+    sqlite = run(capsys, "schema", "print", "--url", "sqlite:///x.db?job_table=jobs")
+    assert 'CREATE TABLE IF NOT EXISTS "jobs"' in sqlite.out
 
 
 # -- the parser ---------------------------------------------------------------------------------
@@ -527,6 +682,17 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 NOT_A_FUNCTION = 42
 
 
+def advanced_handler(job: proletarian.Job, ctx: proletarian.JobContext) -> None:
+    """A handler written for --handler-mode advanced."""
+
+
+def default_handler(job_type: str, payload: Any) -> None:
+    """A handler written for the default mode."""
+
+
+registry = proletarian.Handlers()
+
+
 @pytest.mark.parametrize(
     ("handler", "code", "fragment"),
     [
@@ -541,6 +707,54 @@ def test_worker_with_a_bad_handler_path(
 ) -> None:
     """A handler path that does not resolve is one line naming it, before any store is opened."""
     one_line_error(run(capsys, "worker", handler, "--url", "memory://"), code, fragment)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (
+            ["tests.unit.test_cli:advanced_handler"],
+            [
+                "takes (job: proletarian.Job, ctx: proletarian.JobContext), the advanced mode's",
+                "run it with --handler-mode advanced",
+            ],
+        ),
+        (
+            ["tests.unit.test_cli:default_handler", "--handler-mode", "advanced"],
+            [
+                "takes (job_type: str, payload: Any), the default mode's arguments",
+                "drop --handler-mode advanced",
+            ],
+        ),
+    ],
+    ids=["advanced-handler-in-default-mode", "default-handler-in-advanced-mode"],
+)
+def test_worker_with_a_handler_of_the_other_mode(
+    capsys: pytest.CaptureFixture[str], argv: list[str], fragments: list[str]
+) -> None:
+    """A handler whose parameters belong to the other mode is one line saying which flag to
+    change, exit 2, before any store is opened (it used to fail every job with
+    "'str' object has no attribute 'payload'")."""
+    result = run(capsys, "worker", *argv, "--url", "sqlite:////nonexistent/dir/jobs.db")
+    one_line_error(result, 2, *fragments)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tests.unit.test_cli:advanced_handler", "--handler-mode", "advanced"],
+        ["tests.unit.test_cli:default_handler"],
+        ["tests.unit.test_cli:registry"],
+        ["tests.unit.test_cli:registry", "--handler-mode", "advanced"],
+    ],
+)
+def test_worker_with_a_handler_of_its_mode_gets_to_the_store(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """A handler that fits its mode, and a Handlers registry in either, pass loading: the
+    worker goes on to the store (here one that can't be opened)."""
+    result = run(capsys, "worker", *argv, "--url", "sqlite:////nonexistent/dir/jobs.db")
+    one_line_error(result, 1, "store unavailable")
 
 
 def test_worker_handler_module_with_a_missing_dependency(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,17 @@ def test_demo_refuses_a_database_that_already_ran_it(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "already holds jobs on demo-" in err
+
+
+def test_demo_takes_store_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """-o reaches the demo's store as any command's: the jobs go to the tables it names."""
+    path = tmp_path / "demo.db"
+    code = main(["demo", "--jobs", "5", "--path", str(path), "-o", "job_table=demo_jobs",
+                 "-o", "archived_job_table=demo_done"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    with sqlite3.connect(path) as conn:
+        archived = conn.execute("SELECT count(*) FROM demo_done").fetchone()[0]
+    assert archived == 5
 
 
 def test_demo_path_and_url_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,6 +31,7 @@ def test_all_is_the_reviewed_list() -> None:
         "QueueStats",
         "QueueWorker",
         "RetryPolicy",
+        "SchemaMissing",
         "SerializationError",
         "StoreError",
         "StoreUnavailable",

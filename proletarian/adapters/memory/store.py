@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from proletarian.adapters import url_options as read
 from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.common import (
     DEFAULT_LEASE,
@@ -22,9 +23,13 @@ from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError, SerializationError
 from proletarian.core.job import Job, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
+from proletarian.core.urls import query
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
+
+# What a memory:// URL's query may set: the store's keyword arguments under their own names.
+URL_OPTIONS = read.UrlOptions("memory", {"lease": read.seconds})
 
 
 class MemoryTransaction:
@@ -60,11 +65,20 @@ class MemoryStore:
         clock: Clock | None = None,
         lease: timedelta = DEFAULT_LEASE,
     ) -> None:
+        if not isinstance(lease, timedelta) or lease <= timedelta(0):
+            raise ConfigurationError(f"lease must be a positive timedelta, got {lease!r}")
         self.serializer: Serializer = serializer or JsonSerializer()
         self.job_ids: JobIdStrategy = job_ids or Uuid7Ids()
         self.clock: Clock = clock or SystemClock()
         self.lease = lease
         self._state = State()  # shared with the claims
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> MemoryStore:
+        """A new, empty store for `memory://`, whose query may set `lease` (seconds); keyword
+        options win over it. Nothing else in the URL is read."""
+        from_url, _ = URL_OPTIONS.read(query(url))
+        return cls(**{**from_url, **options})
 
     # -- enqueue -------------------------------------------------------------------------------
 

@@ -17,11 +17,18 @@ from pymysql.cursors import Cursor
 # the driver goes on raising the first copy's classes.
 from pymysql.err import InterfaceError, MySQLError
 
+from proletarian.adapters import url_options as read
 from proletarian.adapters.mysql import _network
-from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
+from proletarian.core.errors import (
+    ConfigurationError,
+    SchemaMissing,
+    StoreError,
+    StoreUnavailable,
+)
 from proletarian.core.urls import redact
 
 __all__ = [
+    "CONNECTION_OPTIONS",
     "Connection",
     "Result",
     "Step",
@@ -51,29 +58,39 @@ _GONE_CODES = frozenset(
         4031,  # MySQL: disconnected by the server for inactivity
     }
 )
-# Query parameters of a mysql:// URL passed on to pymysql.connect, with their types.
-_URL_OPTIONS: dict[str, Callable[[str], Any]] = {
-    "unix_socket": str,
-    "charset": str,
-    "connect_timeout": float,
-    "read_timeout": float,
-    "write_timeout": float,
-    "keepalives": int,
-    "keepalives_idle": int,
-    "keepalives_interval": int,
-    "keepalives_count": int,
-    "tcp_user_timeout": int,
-    "ssl_ca": str,
-    "ssl_cert": str,
-    "ssl_key": str,
+# Server errors of the store's own statements when its tables, or a column a later release
+# added, are not there: install_schema() creates them.
+_SCHEMA_MISSING_CODES = frozenset(
+    {
+        1054,  # unknown column
+        1146,  # table doesn't exist
+    }
+)
+# Query parameters of a mysql:// URL passed on to pymysql.connect, with their readers.
+CONNECTION_OPTIONS: dict[str, read.Reader] = {
+    "unix_socket": read.text,
+    "charset": read.text,
+    "connect_timeout": read.number,
+    "read_timeout": read.number,
+    "write_timeout": read.number,
+    "keepalives": read.whole,
+    "keepalives_idle": read.whole,
+    "keepalives_interval": read.whole,
+    "keepalives_count": read.whole,
+    "tcp_user_timeout": read.whole,
+    "ssl_ca": read.text,
+    "ssl_cert": read.text,
+    "ssl_key": read.text,
 }
 # Every connection the store uses reads committed data: a claim's locking read then takes no
 # gap locks, so a held claim never blocks an enqueue into the same queue.
 _SESSION_SETUP = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
 
 
-def connection_kwargs(url: str) -> dict[str, Any]:
-    """pymysql.connect keyword arguments for mysql://user:password@host:port/database?options."""
+def connection_kwargs(url: str, options: read.UrlOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+    """pymysql.connect keyword arguments for mysql://user:password@host:port/database?query,
+    and the store's own options from the query. `options` reads the query: it holds
+    CONNECTION_OPTIONS, which go to pymysql, and the store's, which are returned apart."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -91,18 +108,9 @@ def connection_kwargs(url: str) -> dict[str, Any]:
     database = unquote(parts.path.lstrip("/"))
     if database:
         kwargs["database"] = database
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        convert = _URL_OPTIONS.get(name)
-        if convert is None:
-            raise ConfigurationError(
-                f"MySQL URL option {name!r} is not supported; expected one of "
-                f"{', '.join(sorted(_URL_OPTIONS))}"
-            )
-        try:
-            kwargs[name] = convert(value)
-        except ValueError:
-            raise ConfigurationError(f"MySQL URL option {name}={value!r} is not valid") from None
-    return kwargs
+    given, _ = options.read(parse_qsl(parts.query, keep_blank_values=True))
+    kwargs.update((k, v) for k, v in given.items() if k in CONNECTION_OPTIONS)
+    return kwargs, {k: v for k, v in given.items() if k not in CONNECTION_OPTIONS}
 
 
 def connector(
@@ -196,9 +204,17 @@ def is_in_step(exc: BaseException) -> bool:
 
 @contextmanager
 def translate(where: str, action: str) -> Iterator[None]:
-    """Driver errors become StoreUnavailable (connection lost, server down) or StoreError."""
+    """Driver errors become StoreUnavailable (connection lost, server down), SchemaMissing (no
+    such table or column) or StoreError."""
     try:
         yield
     except MySQLError as exc:
-        kind = StoreUnavailable if is_connection_error(exc) else StoreError
+        code = exc.args[0] if exc.args else None
+        kind = (
+            StoreUnavailable
+            if is_connection_error(exc)
+            else SchemaMissing
+            if code in _SCHEMA_MISSING_CODES
+            else StoreError
+        )
         raise kind(f"MySQL at {where}: {action} failed: {exc}") from exc

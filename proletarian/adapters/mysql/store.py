@@ -10,11 +10,13 @@ from typing import Any
 
 from pymysql.cursors import Cursor
 
+from proletarian.adapters import url_options as read
 from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.common import Row, check_conn, encode, prune_in_batches, utc_naive
 from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
 from proletarian.adapters.mysql import _sql as sql
 from proletarian.adapters.mysql._driver import (
+    CONNECTION_OPTIONS,
     Connection,
     Step,
     connection_kwargs,
@@ -39,6 +41,20 @@ MAX_ROWS_PER_INSERT = 1000
 MAX_CHARS_PER_INSERT = 1 << 20
 # Archived jobs deleted per transaction by prune_archive, so no single one grows large.
 PRUNE_BATCH = 5000
+# What a mysql:// URL's query may set: pymysql's connection options, and the store's keyword
+# arguments under their own names (durations in seconds).
+URL_OPTIONS = read.UrlOptions(
+    "MySQL",
+    {
+        **CONNECTION_OPTIONS,
+        "job_table": read.text,
+        "archived_job_table": read.text,
+        "pool_size": read.whole,
+        "pool_timeout": read.number,
+        "crash_delay": read.seconds,
+        "job_ids": read.job_ids,
+    },
+)
 
 
 class MySQLStore:
@@ -109,13 +125,17 @@ class MySQLStore:
 
     @classmethod
     def connect(cls, url: str, **options: Any) -> MySQLStore:
-        """A store for mysql://user:password@host:port/database (or mariadb://...). Query
-        options: unix_socket, charset, connect_timeout, read_timeout, write_timeout,
-        keepalives, keepalives_idle, keepalives_interval, keepalives_count, tcp_user_timeout,
-        ssl_ca, ssl_cert, ssl_key; the network timeouts absent from the URL get the store's
-        defaults (see the constructor's `connect`). `options` go to the constructor. No
-        connection is made yet."""
-        return cls(connection_kwargs(url), **options)
+        """A store for mysql://user:password@host:port/database (or mariadb://...). `options` go
+        to the constructor. No connection is made yet.
+
+        The query may set pymysql's unix_socket, charset, connect_timeout, read_timeout,
+        write_timeout, keepalives, keepalives_idle, keepalives_interval, keepalives_count,
+        tcp_user_timeout, ssl_ca, ssl_cert and ssl_key (the network timeouts absent from the
+        URL get the store's defaults: see the constructor's `connect`), and the store's
+        job_table, archived_job_table, pool_size, pool_timeout, crash_delay (seconds) and
+        job_ids (uuid7 or database); keyword arguments win over the URL's."""
+        kwargs, from_url = connection_kwargs(url, URL_OPTIONS)
+        return cls(kwargs, **{**from_url, **options})
 
     # -- schema --------------------------------------------------------------------------------
 
@@ -127,6 +147,12 @@ class MySQLStore:
             job_table=self._sql.job_table,
             archived_job_table=self._sql.archived_job_table,
         )
+
+    @classmethod
+    def schema_for_url(cls, url: str) -> str:
+        """`schema()` of the store `connect(url)` gives, its tables and id kind taken from the
+        URL's options: what `proletarian schema print` shows. Nothing connects."""
+        return cls.connect(url).schema()
 
     def install_schema(self) -> None:
         """Create the tables if they are missing (CREATE TABLE IF NOT EXISTS: an existing table

@@ -14,6 +14,7 @@ from proletarian.adapters.postgres.connections import Borrowed
 from proletarian.adapters.postgres.errors import translated
 from proletarian.adapters.postgres.marks import clear_marks
 from proletarian.adapters.postgres.prepared import ServerStatements
+from proletarian.adapters.postgres.takeover import take_over
 from proletarian.core.errors import ClaimLost, StoreError, StoreUnavailable, TransactionAborted
 from proletarian.core.job import Job, JobError, JobStatus
 from proletarian.ports.clock import Clock
@@ -94,11 +95,8 @@ class PostgresClaim:
 
     def interrupt(self) -> None:
         """End the claim's backend on the server (its transaction aborts, whatever the handler
-        is doing on it), discard its connection, and lock the job again in a new transaction.
-
-        One statement ends the backend and then waits for the job's row: a waiter queued on a
-        row keeps every SKIP LOCKED claim off it, so no other worker takes the job in between
-        (it would count an abandonment and run it again)."""
+        is doing on it), discard its connection, and lock the job again in a new transaction,
+        taking the row over with no moment free for another claim (see takeover.py)."""
         borrowed = self._holding()
         self._borrowed = None
         self._cut = True
@@ -108,17 +106,15 @@ class PostgresClaim:
             again = Borrowed(
                 self._pool, autocommit=self._server is not None, watchdog=borrowed.watchdog
             )
-        params = {"job_id": self._job_id, "pid": borrowed.conn.info.backend_pid}
+        holder = borrowed.conn.info.backend_pid
         try:
-            # Not bounded: the wait for the row is bounded by the lock timeout.
+            # Not bounded by the watchdog: the wait for the row is bounded by its lock timeout.
             with translated("interrupt"):
                 if self._server is not None:
                     again.conn.execute(b"BEGIN")
-                again.conn.execute(self._sql.lock_timeout)
-                try:
-                    held = again.conn.execute(self._sql.take_from, params).fetchone()
-                except psycopg.errors.LockNotAvailable:
-                    held = None
+                held = take_over(
+                    again.conn, self._pool, self._sql, job_id=self._job_id, holder=holder
+                )
         except BaseException:
             again.give_back()
             raise
@@ -126,7 +122,7 @@ class PostgresClaim:
             # The rollback fails on the ended connection, which is then closed: the pool opens
             # a new one in its place.
             borrowed.give_back()
-        if held is None:
+        if not held:
             again.give_back()
             raise ClaimLost(f"job {self.job.id} was taken by another claim when it was cut")
         self._savepoint = False

@@ -20,6 +20,8 @@ from proletarian.core.names import table_name
 DDL_FILE = "postgresql.sql"
 DDL_FILE_BIGINT_IDS = "postgresql_bigint_ids.sql"
 DEFAULT_SCHEMA = "proletarian"
+DEFAULT_JOB_TABLE = "job"
+DEFAULT_ARCHIVED_JOB_TABLE = "archived_job"
 MAX_CHANNEL_BYTES = 63  # NAMEDATALEN - 1: LISTEN would truncate a longer name, pg_notify refuse it
 
 # The names the DDL file is written with. Index names start with their table's name.
@@ -101,6 +103,37 @@ def ddl_statements(names: Names, *, bigint_ids: bool) -> list[sql.Composed]:
         else:
             statements.append(_with_names(statement, names))
     return statements
+
+
+def ddl_script(names: Names, *, bigint_ids: bool) -> str:
+    """The DDL file with its comments, the store's names quoted in where the file has its
+    own: the statements of `ddl_statements`, as text to read or to copy into a migration. With
+    the default names, the file exactly as shipped."""
+    if names == _default_names():
+        return ddl_text(bigint_ids=bigint_ids)
+    schemas = ";\n".join(
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)).as_string()
+        for schema in names.schemas
+    )
+    text = ddl_text(bigint_ids=bigint_ids).replace(_CREATE_SCHEMA, schemas)
+
+    def rename(match: re.Match[str]) -> str:
+        table, index_table, suffix = match.groups()
+        if table is not None:
+            return sql.Identifier(*_table(names, table)).as_string()
+        return sql.Identifier(_table(names, index_table)[1] + suffix).as_string()
+
+    return _FILE_NAMES.sub(rename, text)
+
+
+@functools.cache
+def _default_names() -> Names:
+    return Names.of(
+        schema=DEFAULT_SCHEMA,
+        job_table=DEFAULT_JOB_TABLE,
+        archived_job_table=DEFAULT_ARCHIVED_JOB_TABLE,
+        channel=None,
+    )
 
 
 def _with_names(statement: str, names: Names) -> sql.Composed:

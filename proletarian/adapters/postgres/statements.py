@@ -248,17 +248,13 @@ WHERE job_id = (
 # A transactional claim whose outcome the server refused takes its job's row again.
 _LOCK_AGAIN = "SELECT 1 FROM {job} WHERE job_id = %(job_id)s FOR UPDATE SKIP LOCKED"
 
-# An interrupted claim (see PostgresClaim.interrupt) ends the backend that held its job and
-# waits, at most this long, for its aborted transaction to let go of the row: the server aborts
-# at once, so only a row another claim took meanwhile is waited for that long. IS NOT NULL
-# keeps the call (always true) from being folded away.
+# An interrupted claim (see takeover.py) waits for its job's row, at most this long, while
+# the backend that held it is ended: the server aborts it at once, so only a row another
+# claim took meanwhile is waited for that long.
 _TERMINATE = "SELECT pg_terminate_backend(%(pid)s)"
 _LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10s'"
-_TAKE_FROM = """
-SELECT 1 FROM {job}
-WHERE job_id = %(job_id)s AND pg_terminate_backend(%(pid)s) IS NOT NULL
-FOR UPDATE
-"""
+_LOCK_AFTER = "SELECT 1 FROM {job} WHERE job_id = %(job_id)s FOR UPDATE"
+_LOCK_WAITING = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %(pid)s"
 
 # Giving a leased job back uncounted, as a transactional claim given back alive is.
 _RELEASE = """
@@ -456,7 +452,8 @@ class Statements:
     lock_again: bytes
     terminate: bytes
     lock_timeout: bytes
-    take_from: bytes
+    lock_after: bytes
+    lock_waiting: bytes
     renew: bytes
     release: bytes
     hold: bytes
@@ -532,7 +529,8 @@ class Statements:
             lock_again=render(_LOCK_AGAIN),
             terminate=render(_TERMINATE),
             lock_timeout=render(_LOCK_TIMEOUT),
-            take_from=render(_TAKE_FROM),
+            lock_after=render(_LOCK_AFTER),
+            lock_waiting=render(_LOCK_WAITING),
             renew=render(_RENEW),
             release=render(_RELEASE),
             hold=render(_HOLD),

@@ -31,8 +31,16 @@ from proletarian.adapters.postgres.network import (
     with_network_defaults,
 )
 from proletarian.adapters.postgres.prepared import ServerStatements
-from proletarian.adapters.postgres.schema import DEFAULT_SCHEMA, Names, ddl_statements
+from proletarian.adapters.postgres.schema import (
+    DEFAULT_ARCHIVED_JOB_TABLE,
+    DEFAULT_JOB_TABLE,
+    DEFAULT_SCHEMA,
+    Names,
+    ddl_script,
+    ddl_statements,
+)
 from proletarian.adapters.postgres.statements import Statements, server_definitions
+from proletarian.adapters.postgres.urls import POOL_DEFAULTS, pool_settings, split_url
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.job import Job, NewJob, QueueStats
@@ -93,8 +101,8 @@ class PostgresStore:
         job_ids: JobIdStrategy | None = None,
         clock: Clock | None = None,
         schema: str = DEFAULT_SCHEMA,
-        job_table: str = "job",
-        archived_job_table: str = "archived_job",
+        job_table: str = DEFAULT_JOB_TABLE,
+        archived_job_table: str = DEFAULT_ARCHIVED_JOB_TABLE,
         channel: str | None = None,
         server_prepared: bool = True,
         lease: timedelta | None = None,
@@ -133,15 +141,21 @@ class PostgresStore:
         cls,
         url: str,
         *,
-        min_size: int = 1,
-        max_size: int = 10,
-        timeout: float = 5.0,
-        reconnect_timeout: float = 30.0,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        timeout: float | None = None,
+        reconnect_timeout: float | None = None,
         wait: bool = True,
         **options: Any,
     ) -> Self:
         """A store over a pool it builds and opens for `url` (a postgresql:// URL or libpq
         conninfo), closed again by `close()`. `options` go to the constructor.
+
+        The URL's query may carry the store's options beside libpq's parameters, under the
+        keyword arguments' names (`?schema=app&job_table=jobs&lease=60&max_size=20`; durations
+        in seconds, `none` for None, `job_ids=database` for DatabaseIds; see urls.py); keyword
+        arguments win over them. Unset pool settings are min_size 1, max_size 10, timeout 5
+        and reconnect_timeout 30.
 
         The libpq settings of `with_network_defaults` (connect_timeout, TCP keepalives,
         tcp_user_timeout) are added where `url` doesn't set them, so a silent network fails
@@ -152,15 +166,23 @@ class PostgresStore:
         StoreUnavailable here; with `wait=False` the pool connects in the background and a
         worker can start while the server is down. ConfigurationError for bad options or a URL
         that can't be parsed is raised before connecting."""
-        conninfo = with_network_defaults(url)
+        libpq_url, from_url = split_url(url)
+        pool_options = pool_settings(
+            {
+                "min_size": min_size,
+                "max_size": max_size,
+                "timeout": timeout,
+                "reconnect_timeout": reconnect_timeout,
+            },
+            from_url,
+        )
+        options = {**{k: v for k, v in from_url.items() if k not in pool_options}, **options}
+        conninfo = with_network_defaults(libpq_url)
         pool: ConnectionPool[Any] = ConnectionPool(
             conninfo,
-            min_size=min_size,
-            max_size=max_size,
             open=False,
             name="proletarian",
-            timeout=timeout,
-            reconnect_timeout=reconnect_timeout,
+            **pool_options,
         )
         store = cls(pool, **options)
         store._owns_pool = True
@@ -443,6 +465,20 @@ class PostgresStore:
         with DatabaseIds) with this store's names, comments left out."""
         statements = ddl_statements(self.names, bigint_ids=self.bigint_ids)
         return "".join(f"{statement.as_string()};\n" for statement in statements)
+
+    @classmethod
+    def schema_for_url(cls, url: str) -> str:
+        """The DDL `install_schema` runs on the store `connect(url)` gives, its names and id kind
+        taken from the URL's options, as the DDL file's text with its comments (the file as
+        shipped for the default names): what `proletarian schema print` shows. Nothing
+        connects; ConfigurationError for options `connect` would refuse."""
+        _, from_url = split_url(url)
+        pool_settings({}, from_url)
+        options = {k: v for k, v in from_url.items() if k not in POOL_DEFAULTS}
+        # A pool that is never opened: the constructor reads and checks the options as it
+        # does for connect, and nothing connects.
+        store = cls(ConnectionPool("", open=False), **options)
+        return ddl_script(store.names, bigint_ids=store.bigint_ids)
 
     def install_schema(self) -> None:
         """Create the schema(s), tables and indexes if missing, in one transaction. Idempotent

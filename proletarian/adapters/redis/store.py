@@ -12,6 +12,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from proletarian.adapters import url_options as read
 from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.common import DEFAULT_LEASE, encode, prune_in_batches
 from proletarian.adapters.ids import Uuid7Ids
@@ -23,15 +24,27 @@ from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError
 from proletarian.core.job import Job, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
-from proletarian.core.urls import redact
+from proletarian.core.urls import query, redact, with_query
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
 
+# What a redis:// URL's query may set for the store, under its keyword arguments' names; the
+# other names are redis-py's, and go to its client.
+URL_OPTIONS = read.UrlOptions(
+    "Redis",
+    {
+        "prefix": read.text,
+        "lease": read.seconds,
+        "archive_retention": read.or_none(read.whole),
+    },
+    passed_on="a redis-py connection option (socket_timeout, client_name, ...)",
+)
 DEFAULT_PREFIX = "proletarian"
 DEFAULT_ARCHIVE_RETENTION = 100_000
 PRUNE_BATCH = 1000
 _PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+_UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
 
 
 class RedisStore:
@@ -101,11 +114,16 @@ class RedisStore:
     @classmethod
     def connect(cls, url: str, **options: Any) -> RedisStore:
         """A store on a client of its own for `url` (redis://, rediss:// or unix://), closed by
-        `close()`. redis-py options may be given in the URL's query string
-        (`?socket_timeout=5&client_name=worker`); `options` go to the store."""
+        `close()`. The URL's query may set the store's prefix, lease (seconds) and
+        archive_retention (`none` for no cap), beside redis-py's connection options
+        (`?prefix=myapp&socket_timeout=5&client_name=worker`); `options` go to the store and
+        win over the URL's. ConfigurationError, before connecting, for an option neither the
+        store nor redis-py takes, or a value they can't read."""
+        # The other names are left to redis-py, and checked below by what it takes.
+        from_url, _ = URL_OPTIONS.read(query(url), driver=lambda name: True)
         try:
             client = redis.Redis.from_url(
-                url,
+                with_query(url, drop=from_url),
                 socket_connect_timeout=5.0,
                 socket_timeout=10.0,
                 socket_keepalive=True,
@@ -116,7 +134,8 @@ class RedisStore:
         except ValueError as exc:
             raise ConfigurationError(f"Redis URL {redact(url)!r} is not valid: {exc}") from exc
         try:
-            store = cls(client, **options)
+            _check_connection_options(client)
+            store = cls(client, **{**from_url, **options})
         except BaseException:
             client.close()
             raise
@@ -254,3 +273,17 @@ def _describe(client: redis.Redis) -> str:
     return f"redis://{options.get('host', 'localhost')}:{options.get('port', 6379)}/" + str(
         options.get("db", 0)
     )
+
+
+def _check_connection_options(client: redis.Redis) -> None:
+    """ConfigurationError for a query option redis-py does not know. redis-py passes those on
+    to its connections, so they would fail at the first command with a TypeError from deep
+    inside it; a connection object is made here to find out (it opens no socket)."""
+    pool = client.connection_pool
+    try:
+        pool.connection_class(**pool.connection_kwargs)
+    except TypeError as exc:
+        found = _UNEXPECTED.search(str(exc))
+        if found is None:
+            raise ConfigurationError(f"Redis URL options are not valid: {exc}") from None
+        raise URL_OPTIONS.unknown(found[1]) from None

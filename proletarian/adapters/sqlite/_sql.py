@@ -114,16 +114,21 @@ def schema_text() -> str:
     return resources.files("proletarian").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
 
 
-def ddl_statements(job_table: str, archived_job_table: str) -> tuple[str, ...]:
-    """The statements of tables.sql, with the tables (and their indexes) renamed."""
+def renamed_schema(job_table: str, archived_job_table: str) -> str:
+    """tables.sql, comments kept, with the tables (and their indexes) renamed."""
     tables = {DEFAULT_JOB_TABLE: job_table, DEFAULT_ARCHIVED_JOB_TABLE: archived_job_table}
 
     def rename(match: re.Match[str]) -> str:
         return f'"{tables[match[1]]}{match[2] or ""}"'
 
+    return _QUOTED_NAME.sub(rename, schema_text())
+
+
+def ddl_statements(job_table: str, archived_job_table: str) -> tuple[str, ...]:
+    """The statements of tables.sql, with the tables (and their indexes) renamed."""
     statements: list[str] = []
     pending = ""
-    for line in _QUOTED_NAME.sub(rename, schema_text()).splitlines(keepends=True):
+    for line in renamed_schema(job_table, archived_job_table).splitlines(keepends=True):
         pending += line
         if sqlite3.complete_statement(pending):
             statements.append(pending.strip())

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from proletarian.adapters import url_options as read
 from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.common import (
     DEFAULT_LEASE,
@@ -28,6 +29,7 @@ from proletarian.adapters.sqlite._sql import (
     decode_payload,
     from_text,
     job_from_row,
+    renamed_schema,
     to_text,
 )
 from proletarian.adapters.sqlite.claim import SQLiteClaim, lease_job
@@ -41,6 +43,17 @@ from proletarian.ports.serializer import Serializer
 
 DEFAULT_BUSY_TIMEOUT = timedelta(seconds=5)
 SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
+# What a sqlite:/// URL's query may set: the store's keyword arguments under their own names.
+URL_OPTIONS = read.UrlOptions(
+    "SQLite",
+    {
+        "job_table": read.text,
+        "archived_job_table": read.text,
+        "lease": read.seconds,
+        "busy_timeout": read.seconds,
+        "synchronous": read.text,
+    },
+)
 _ENQUEUE_SAVEPOINT = "proletarian_enqueue"
 
 
@@ -114,8 +127,10 @@ class SQLiteStore:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLiteStore:
-        """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db`. The query may set
-        `synchronous`, `busy_timeout` and `lease` (seconds); keyword options win over it."""
+        """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db`. The query may set the
+        options of URL_OPTIONS under the keyword arguments' names (`busy_timeout` and `lease`
+        in seconds); keyword options win over it. Opens nothing: the file is opened, and
+        created if missing, on first use."""
         if kind_of(url) != "sqlite":
             raise ConfigurationError(f"SQLiteStore needs a sqlite:/// URL, got {redact(url)!r}")
         try:
@@ -127,24 +142,18 @@ class SQLiteStore:
                 f"SQLite URL {redact(url)!r} must have no host: sqlite:///relative/path.db or "
                 "sqlite:////absolute/path.db"
             )
-        from_query: dict[str, Any] = {}
-        for key, value in parse_qsl(parts.query, keep_blank_values=True):
-            if key == "synchronous":
-                from_query[key] = value
-            elif key in ("busy_timeout", "lease"):
-                try:
-                    from_query[key] = timedelta(seconds=float(value))
-                except (ValueError, OverflowError):
-                    raise ConfigurationError(
-                        f"SQLite URL option {key}={value!r} must be a number of seconds"
-                    ) from None
-            else:
-                raise ConfigurationError(
-                    f"SQLite URL option {key!r} is not supported (synchronous, busy_timeout, lease)"
-                )
+        from_query, _ = URL_OPTIONS.read(parse_qsl(parts.query, keep_blank_values=True))
         return cls(unquote(parts.path[1:]), **{**from_query, **options})
 
     # -- schema --------------------------------------------------------------------------------
+
+    @classmethod
+    def schema_for_url(cls, url: str) -> str:
+        """The DDL `install_schema` runs on the store `from_url(url)` gives, with its table
+        names, as tables.sql's text with its comments: what `proletarian schema print` shows.
+        Opens nothing."""
+        store = cls.from_url(url)
+        return renamed_schema(*store._table_names)
 
     def install_schema(self) -> None:
         """Create the tables and indexes if missing (the DDL of database/sqlite/tables.sql).

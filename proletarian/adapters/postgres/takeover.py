@@ -1,0 +1,65 @@
+"""Taking a job's row from a transaction that has to be ended (a claim cut by its timeout).
+
+The row must not be free for a moment in between: another worker's claim would take it,
+count an abandonment and run the job again. A waiter queued on a row keeps every SKIP LOCKED
+claim off it, so the row is first waited for on a new connection, and only then is the
+backend holding it ended: the row passes from the ended transaction to the waiter.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from proletarian.adapters.postgres import statements
+from proletarian.adapters.postgres.connections import own_connection
+
+# How long to look for the waiter in the server's list of waiting backends; past it the
+# holder is ended all the same (the waiter may then lose the row to another claim).
+QUEUE_SECONDS = 5.0
+# A bound on the whole take-over, past the lock timeout the waiter's statement sets.
+TAKE_OVER_SECONDS = 30.0
+
+
+def take_over(
+    conn: psycopg.Connection[Any],
+    pool: ConnectionPool[Any],
+    sql: statements.Statements,
+    *,
+    job_id: Any,
+    holder: int,
+) -> bool:
+    """Lock the job's row in the open transaction of `conn` from the backend `holder`, whose
+    transaction is ended on the server (its writes roll back). True if `conn` holds the row
+    then; False if another claim took it, or the job is gone. Driver errors propagate."""
+    found: list[Any] = []
+
+    def wait_for_row() -> None:
+        try:
+            conn.execute(sql.lock_timeout)
+            found.append(conn.execute(sql.lock_after, {"job_id": job_id}).fetchone())
+        except psycopg.errors.LockNotAvailable:
+            found.append(None)
+        except BaseException as exc:
+            found.append(exc)
+
+    waiter = threading.Thread(target=wait_for_row, name="proletarian-take-over", daemon=True)
+    waiter.start()
+    with own_connection(pool) as admin:
+        deadline = time.monotonic() + QUEUE_SECONDS
+        while waiter.is_alive() and time.monotonic() < deadline:
+            row = admin.execute(sql.lock_waiting, {"pid": conn.info.backend_pid}).fetchone()
+            if row is not None and row[0]:
+                break
+            time.sleep(0.001)
+        admin.execute(sql.terminate, {"pid": holder})
+    waiter.join(TAKE_OVER_SECONDS)
+    if not found:
+        raise psycopg.OperationalError("the job's row was not given over in time")
+    if isinstance(found[0], BaseException):
+        raise found[0]
+    return found[0] is not None
