@@ -28,7 +28,8 @@ from proletarian.ports.clock import Clock
 
 class Claim(Protocol):
     """One claimed job. Exactly one of `succeed`, `retry_at`, `fail` or `abandon` ends it; each
-    is atomic. Not shared between threads.
+    is atomic. Used by one thread at a time: the thread that claimed it, or, once the worker
+    gave up on that thread, the one that called `interrupt`.
 
     An outcome method that raises has written nothing, and then:
     * StoreError other than StoreUnavailable and ClaimLost (the store refused the values): the

@@ -141,7 +141,7 @@ def _take_carefully(
     meanwhile."""
     key, due = row.job_id, row.process_at
     run(conn, [(statements.count_abandon, (hidden, key)), (sql.COMMIT, ())])
-    if relock(conn, statements, key, due, hidden):
+    if relock(conn, statements, key, due, hidden, row.attempts):
         return True
     conn.rollback()
     return False
@@ -153,16 +153,18 @@ def relock(
     key: Any,
     due: datetime,
     hidden: datetime | None,
+    attempts: int,
     *,
     before: Sequence[Step] = (),
 ) -> bool:
-    """Lock a claimed job again (after `before`, in the same round trip) and, for a careful
+    """Lock a claimed job again (after `before`, in the same round trip) while it still has
+    `attempts` (no other claim took it and ended an attempt meanwhile) and, for a careful
     claim (`hidden`), undo its count and hiding, uncommitted: only while the job is still
     hidden, so a count already undone (a handler that committed `ctx.connection`) is not
     undone twice."""
-    steps = [*before, (statements.lock_again, (key,))]
+    steps = [*before, (statements.lock_again, (key, attempts))]
     if hidden is not None:
-        steps.append((statements.uncount_abandon, (due, key, hidden)))
+        steps.append((statements.uncount_abandon, (due, key, hidden, attempts)))
     return bool(run(conn, steps)[len(before)])
 
 
@@ -171,7 +173,7 @@ class MySQLClaim:
     until `succeed`, `retry_at` or `fail` commits, or `abandon` gives it back. The connection
     goes back to the pool when the claim ends, however it ends. A write the server refuses
     (not a lost connection) rolls back, and the claim locks the job again, so a smaller
-    outcome can still be written. Not shared between threads."""
+    outcome can still be written. Used by one thread at a time (see Claim, and `interrupt`)."""
 
     def __init__(
         self,
@@ -345,7 +347,9 @@ class MySQLClaim:
         first ending the connection `kill` if given, and hold the claim by it; False, with
         nothing held, if the job is gone."""
         steps = [] if kill is None else [(sql.KILL, (kill,))]
-        held = relock(conn, self._sql, self._key, self._due, self._hidden, before=steps)
+        held = relock(
+            conn, self._sql, self._key, self._due, self._hidden, self.job.attempts, before=steps
+        )
         if held:
             self._savepoint = False
             self._conn = conn
