@@ -13,16 +13,16 @@ def open_store(url: str, **options: Any) -> QueueStore:
     and producers could not share it), redis://..., memory://. `options` go to the store
     (serializer=, job_ids=, clock=, table names) and win over the store options in the URL's
     query (`?schema=app&lease=60`), which each store reads by its own rules: see its
-    `connect` or `from_url`. ConfigurationError for an option the store does not take."""
+    `connect`. ConfigurationError for an option the store does not take."""
     kind = kind_of(url)
     if kind == "memory":
         from proletarian.adapters.memory import MemoryStore
 
-        return MemoryStore.from_url(url, **options)
+        return MemoryStore.connect(url, **options)
     if kind == "sqlite":
         from proletarian.adapters.sqlite import SQLiteStore
 
-        return SQLiteStore.from_url(url, **options)
+        return SQLiteStore.connect(url, **options)
     if kind == "postgres":
         from proletarian.adapters.postgres import PostgresStore
 

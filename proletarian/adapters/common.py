@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,6 +69,11 @@ def decode_meta(text: str | None) -> dict[str, str]:
         return {}
     value = json.loads(text)
     return {str(k): str(v) for k, v in value.items()}
+
+
+def deprecated(old: str, new: str) -> None:
+    """Warn that `old` is a spelling kept for callers of an earlier release: use `new`."""
+    warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=3)
 
 
 def check_conn(conn: Any, expected: tuple[type, ...] | type, store: str) -> None:

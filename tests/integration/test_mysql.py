@@ -377,7 +377,7 @@ def test_install_schema_creates_renamed_tables_idempotently() -> None:
     execute(f"DROP TABLE IF EXISTS `{names[0]}`, `{names[1]}`")
     store = MySQLStore.connect(MYSQL_URL, job_table=names[0], archived_job_table=names[1])
     try:
-        assert "`proletarian_job`" not in store.schema()
+        assert "`proletarian_job`" not in store.schema_sql()
         store.install_schema()
         proletarian.enqueue(store, "t", None)
         store.install_schema()

@@ -370,33 +370,33 @@ def test_bad_options_are_refused(path: Path, options: dict[str, Any], message: s
 
 
 def test_in_memory_database_is_refused() -> None:
-    """ ":memory:" is refused by the constructor, from_url and open_store: producers and workers
+    """ ":memory:" is refused by the constructor, connect and open_store: producers and workers
     could not share it."""
     with pytest.raises(ConfigurationError, match="could not share it"):
         SQLiteStore(":memory:")
     with pytest.raises(ConfigurationError, match="could not share it"):
-        SQLiteStore.from_url("sqlite:///:memory:")
+        SQLiteStore.connect("sqlite:///:memory:")
     with pytest.raises(ConfigurationError, match="could not share it"):
         proletarian.open_store("sqlite:///:memory:")
 
 
-def test_from_url_reads_relative_and_absolute_paths_and_options(
+def test_connect_reads_relative_and_absolute_paths_and_options(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """sqlite:///name is relative to the working directory, sqlite:////path absolute; the query
     sets synchronous, busy_timeout and lease."""
     monkeypatch.chdir(tmp_path)
-    relative = SQLiteStore.from_url("sqlite:///sub%20dir.db?synchronous=full&lease=7")
-    absolute = SQLiteStore.from_url(f"sqlite:///{tmp_path}/abs.db", busy_timeout=timedelta(1))
+    relative = SQLiteStore.connect("sqlite:///sub%20dir.db?synchronous=full&lease=7")
+    absolute = SQLiteStore.connect(f"sqlite:///{tmp_path}/abs.db", busy_timeout=timedelta(1))
     assert relative.path == str(tmp_path / "sub dir.db")
     assert relative.lease == timedelta(seconds=7)
     assert absolute.path == str(tmp_path / "abs.db")
     with pytest.raises(ConfigurationError, match="must have no host"):
-        SQLiteStore.from_url("sqlite://host/x.db")
+        SQLiteStore.connect("sqlite://host/x.db")
     with pytest.raises(ConfigurationError, match="not supported"):
-        SQLiteStore.from_url("sqlite:///x.db?journal=off")
+        SQLiteStore.connect("sqlite:///x.db?journal=off")
     with pytest.raises(ConfigurationError, match="needs a sqlite") as caught:
-        SQLiteStore.from_url("postgresql://app:secret@db/app")
+        SQLiteStore.connect("postgresql://app:secret@db/app")
     assert "secret" not in str(caught.value)
 
 

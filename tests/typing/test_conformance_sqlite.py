@@ -8,7 +8,7 @@ from proletarian.ports.store import Claim, QueueStore, Renewable
 
 def conformance() -> None:
     store: QueueStore = SQLiteStore("jobs.db")
-    claim = SQLiteStore.from_url("sqlite:///jobs.db").claim(["default"], worker_id="w")
+    claim = SQLiteStore.connect("sqlite:///jobs.db").claim(["default"], worker_id="w")
     if claim is not None:
         held: Claim = claim
         renewable: Renewable = claim

@@ -190,7 +190,7 @@ def test_mysql_schema_for_url_uses_the_urls_tables() -> None:
 def test_sqlite_url_options_reach_the_store_without_creating_the_file(tmp_path: Path) -> None:
     """Table names and durations from the query reach the store; nothing is opened yet."""
     path = tmp_path / "jobs.db"
-    store = SQLiteStore.from_url(
+    store = SQLiteStore.connect(
         f"sqlite:///{path}?job_table=jobs&archived_job_table=done&lease=7&busy_timeout=1"
     )
     assert store.lease == timedelta(seconds=7)
@@ -203,7 +203,7 @@ def test_sqlite_url_options_reach_the_store_without_creating_the_file(tmp_path: 
 def test_an_unknown_sqlite_option_lists_the_stores_options() -> None:
     """The error names the option and every option a SQLite URL takes."""
     with pytest.raises(ConfigurationError, match="'prefix' is not supported; expected one of "):
-        SQLiteStore.from_url("sqlite:///jobs.db?prefix=x")
+        SQLiteStore.connect("sqlite:///jobs.db?prefix=x")
 
 
 # -- Redis --------------------------------------------------------------------------------------
@@ -250,12 +250,12 @@ def test_bad_redis_url_options_are_one_error_not_a_traceback_later(
 
 def test_memory_url_options() -> None:
     """memory:// reads a lease from its query and refuses other names."""
-    store = MemoryStore.from_url("memory://?lease=2")
+    store = MemoryStore.connect("memory://?lease=2")
     assert store.lease == timedelta(seconds=2)
     with pytest.raises(ConfigurationError, match="memory URL option 'prefix' is not supported"):
-        MemoryStore.from_url("memory://?prefix=x")
+        MemoryStore.connect("memory://?prefix=x")
     with pytest.raises(ConfigurationError, match="lease must be a positive timedelta"):
-        MemoryStore.from_url("memory://?lease=0")
+        MemoryStore.connect("memory://?lease=0")
 
 
 def test_open_store_keywords_win_over_the_url(tmp_path: Path) -> None:
@@ -268,3 +268,15 @@ def test_open_store_keywords_win_over_the_url(tmp_path: Path) -> None:
 def test_stores_without_tables_have_no_schema(url: str) -> None:
     """schema_for_url has nothing to give for memory and Redis stores."""
     assert schema_for_url(url) is None
+
+
+def test_earlier_spellings_still_work_and_warn(tmp_path: Path) -> None:
+    """SQLiteStore.from_url, MySQLStore.schema() and MySQLStore(connect=...) work as before and
+    warn that they are deprecated, naming the spelling to use."""
+    with pytest.warns(DeprecationWarning, match="SQLiteStore.connect"):
+        store = SQLiteStore.from_url(f"sqlite:///{tmp_path}/jobs.db")
+    assert store.path.endswith("jobs.db")
+    with pytest.warns(DeprecationWarning, match=r"connection=\.\.\."):
+        mysql = MySQLStore(connect={"host": "127.0.0.1"})
+    with pytest.warns(DeprecationWarning, match=r"schema_sql\(\)"):
+        assert mysql.schema() == mysql.schema_sql()

@@ -74,7 +74,7 @@ class MemoryStore:
         self._state = State()  # shared with the claims
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> MemoryStore:
+    def connect(cls, url: str, **options: Any) -> MemoryStore:
         """A new, empty store for `memory://`, whose query may set `lease` (seconds); keyword
         options win over it. Nothing else in the URL is read."""
         from_url, _ = URL_OPTIONS.read(query(url))

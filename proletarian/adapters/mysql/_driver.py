@@ -134,7 +134,7 @@ def connector(
         where = getattr(connect, "__qualname__", None) or repr(connect)
     else:
         raise ConfigurationError(
-            "MySQLStore needs connect= to be a function returning a pymysql connection or a "
+            "MySQLStore needs `connection` to be a function returning a pymysql connection or a "
             f"mapping of pymysql.connect arguments, got {type(connect).__name__}"
         )
 
@@ -142,7 +142,7 @@ def connector(
         conn = make()
         if not isinstance(conn, Connection):
             raise ConfigurationError(
-                f"connect= returned a {type(conn).__module__}.{type(conn).__qualname__}, "
+                f"connection= returned a {type(conn).__module__}.{type(conn).__qualname__}, "
                 "not a pymysql.connections.Connection"
             )
         try:

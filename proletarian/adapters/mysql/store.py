@@ -12,7 +12,14 @@ from pymysql.cursors import Cursor
 
 from proletarian.adapters import url_options as read
 from proletarian.adapters.clocks import SystemClock
-from proletarian.adapters.common import Row, check_conn, encode, prune_in_batches, utc_naive
+from proletarian.adapters.common import (
+    Row,
+    check_conn,
+    deprecated,
+    encode,
+    prune_in_batches,
+    utc_naive,
+)
 from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
 from proletarian.adapters.mysql import _sql as sql
 from proletarian.adapters.mysql._driver import (
@@ -98,7 +105,7 @@ class MySQLStore:
 
     def __init__(
         self,
-        connect: Callable[[], Connection] | Mapping[str, Any],
+        connection: Callable[[], Connection] | Mapping[str, Any] | None = None,
         *,
         serializer: Serializer | None = None,
         job_ids: JobIdStrategy | None = None,
@@ -108,7 +115,16 @@ class MySQLStore:
         pool_size: int = 10,
         pool_timeout: float = 30.0,
         crash_delay: timedelta = timedelta(seconds=10),
+        connect: Callable[[], Connection] | Mapping[str, Any] | None = None,
     ) -> None:
+        if connect is not None:
+            deprecated("MySQLStore(connect=...)", "MySQLStore(connection=...)")
+            connection = connection if connection is not None else connect
+        if connection is None:
+            raise ConfigurationError(
+                "MySQLStore needs `connection`: pymysql.connect arguments (a mapping) or a "
+                "function returning a new connection"
+            )
         self.serializer: Serializer = serializer or JsonSerializer()
         self.job_ids: JobIdStrategy = job_ids or Uuid7Ids()
         self.clock: Clock = clock or SystemClock()
@@ -116,7 +132,7 @@ class MySQLStore:
         self._keys: sql.Keys = (
             sql.SerialKeys() if isinstance(self.job_ids, DatabaseIds) else sql.UuidKeys()
         )
-        make, self._where = connector(connect)
+        make, self._where = connector(connection)
         if not isinstance(crash_delay, timedelta) or crash_delay < timedelta(0):
             raise ConfigurationError(f"crash_delay must be a timedelta >= 0, got {crash_delay!r}")
         self.crash_delay = crash_delay
@@ -140,6 +156,11 @@ class MySQLStore:
     # -- schema --------------------------------------------------------------------------------
 
     def schema(self) -> str:
+        """The earlier spelling of `schema_sql`; deprecated."""
+        deprecated("MySQLStore.schema()", "MySQLStore.schema_sql()")
+        return self.schema_sql()
+
+    def schema_sql(self) -> str:
         """The DDL `install_schema` runs: tables.sql (or tables_database_ids.sql with
         DatabaseIds) with this store's table names."""
         return sql.renamed_schema(
@@ -150,15 +171,15 @@ class MySQLStore:
 
     @classmethod
     def schema_for_url(cls, url: str) -> str:
-        """`schema()` of the store `connect(url)` gives, its tables and id kind taken from the
+        """`schema_sql()` of the store `connect(url)` gives, its tables and id kind taken from the
         URL's options: what `proletarian schema print` shows. Nothing connects."""
-        return cls.connect(url).schema()
+        return cls.connect(url).schema_sql()
 
     def install_schema(self) -> None:
         """Create the tables if they are missing (CREATE TABLE IF NOT EXISTS: an existing table
         is left as it is, even if it differs), and add the columns later releases added."""
         with self._connection("install_schema") as conn, conn.cursor(Cursor) as cursor:
-            for statement in sql.ddl_statements(self.schema()):
+            for statement in sql.ddl_statements(self.schema_sql()):
                 cursor.execute(statement)
             # Tables made by an earlier release: add the columns it lacked.
             for table in (self._sql.job_table, self._sql.archived_job_table):

@@ -15,6 +15,7 @@ from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.common import (
     DEFAULT_LEASE,
     check_conn,
+    deprecated,
     encode,
 )
 from proletarian.adapters.ids import Uuid7Ids
@@ -126,7 +127,7 @@ class SQLiteStore:
         self._installed = False
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> SQLiteStore:
+    def connect(cls, url: str, **options: Any) -> SQLiteStore:
         """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db`. The query may set the
         options of URL_OPTIONS under the keyword arguments' names (`busy_timeout` and `lease`
         in seconds); keyword options win over it. Opens nothing: the file is opened, and
@@ -145,15 +146,24 @@ class SQLiteStore:
         from_query, _ = URL_OPTIONS.read(parse_qsl(parts.query, keep_blank_values=True))
         return cls(unquote(parts.path[1:]), **{**from_query, **options})
 
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> SQLiteStore:
+        """The earlier spelling of `connect`; deprecated."""
+        deprecated("SQLiteStore.from_url", "SQLiteStore.connect")
+        return cls.connect(url, **options)
+
     # -- schema --------------------------------------------------------------------------------
 
     @classmethod
     def schema_for_url(cls, url: str) -> str:
-        """The DDL `install_schema` runs on the store `from_url(url)` gives, with its table
-        names, as tables.sql's text with its comments: what `proletarian schema print` shows.
-        Opens nothing."""
-        store = cls.from_url(url)
-        return renamed_schema(*store._table_names)
+        """`schema_sql()` of the store `connect(url)` gives: what `proletarian schema print`
+        shows. Opens nothing."""
+        return cls.connect(url).schema_sql()
+
+    def schema_sql(self) -> str:
+        """The DDL `install_schema` runs, with this store's table names, as tables.sql's text
+        with its comments."""
+        return renamed_schema(*self._table_names)
 
     def install_schema(self) -> None:
         """Create the tables and indexes if missing (the DDL of database/sqlite/tables.sql).
