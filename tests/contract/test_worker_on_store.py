@@ -83,11 +83,15 @@ def test_a_hung_handler_is_cut_and_its_job_retried_while_the_queue_goes_on(
     try:
         with worker:
             assert worker.wait_idle(timeout=60)
-            assert told == [True], "\n".join(f"{n} {d}" for n, d in log.events)
-            assert [e["job_id"] for e in log.of("job_timed_out")] == [hung]
-            assert [e["replaced"] for e in log.of("worker_thread_replaced")] == [True]
             job = store.get_job(hung)
             assert job is not None
+            # On PostgreSQL a claim may take the row in the instant the cut ends its holder
+            # (see adapters/postgres/takeover.py): that run counts as an abandonment, not an
+            # attempt, and the hung handler is cut once more.
+            cuts = 1 + job.abandons
+            assert told == [True] * cuts, "\n".join(f"{n} {d}" for n, d in log.events)
+            assert [e["job_id"] for e in log.of("job_timed_out")] == [hung] * cuts
+            assert [e["replaced"] for e in log.of("worker_thread_replaced")] == [True] * cuts
             assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 2)
             retried = log.of("job_retry_scheduled")
             assert [(e["job_id"], e["error_type"]) for e in retried] == [(hung, "JobTimeout")]

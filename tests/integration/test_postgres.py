@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +36,7 @@ from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.ids import DatabaseIds
 from proletarian.adapters.postgres import PostgresClaim, PostgresStore
 from proletarian.adapters.postgres.network import with_network_defaults
+from proletarian.adapters.postgres.takeover import take_over
 from proletarian.worker.context import CallNext
 from tests.fixtures.postgres import (
     APPLICATION,
@@ -674,3 +676,75 @@ def test_two_processes_of_four_threads_archive_each_job_once(
     assert rows_of(f"SELECT count(*), count(DISTINCT job_id) FROM {SCHEMA}.run") == [(total, total)]
     assert len(rows_of(f"SELECT DISTINCT pid FROM {SCHEMA}.run")) == 2
     assert rows_of(f"SELECT count(*) FROM {SCHEMA}.job") == [(0,)]
+
+
+@pytest.mark.parametrize(("seen", "held"), [((0, 0), True), ((1, 0), False), ((0, 1), False)])
+def test_a_cut_takes_the_row_over_only_as_its_claim_saw_it(
+    store: PostgresStore, seen: tuple[int, int], held: bool
+) -> None:
+    """take_over locks the row from the ended holder only while it still has the attempts and
+    abandonments the cut claim read: a claim that slipped in at the holder's abort counted an
+    abandonment (and may have written an outcome), and the job is then that claim's."""
+    job_id = proletarian.enqueue(store, "t", None)
+    holder = psycopg.connect(TEST_URL)
+    try:
+        holder.execute(f"SELECT 1 FROM {SCHEMA}.job WHERE job_id = %s FOR UPDATE", (job_id,))
+        with store.pool.connection() as conn:
+            taken = take_over(
+                conn,
+                store.pool,
+                store._sql,
+                job_id=job_id,
+                attempts=seen[0],
+                abandons=seen[1],
+                holder=holder.info.backend_pid,
+            )
+            assert taken is held
+            conn.rollback()
+    finally:
+        holder.close()
+    assert holder.broken or holder.closed
+
+
+def test_a_cut_that_loses_its_row_to_a_racing_claim_leaves_no_mark(store: PostgresStore) -> None:
+    """The racing claim counted an abandonment and committed while the cut's waiter was queued
+    on the row: the waiter finds the row moved on and gives it up without the aborted lock that
+    would make the next claim count a second abandonment."""
+    job_id = proletarian.enqueue(store, "t", None)
+    racer, ended = psycopg.connect(TEST_URL), psycopg.connect(TEST_URL)
+    try:
+        racer.execute(f"SELECT 1 FROM {SCHEMA}.job WHERE job_id = %s FOR UPDATE", (job_id,))
+        racer.execute(f"UPDATE {SCHEMA}.job SET abandons = 1 WHERE job_id = %s", (job_id,))
+        with store.pool.connection() as conn:
+            taken: list[bool] = []
+            cut = threading.Thread(
+                target=lambda: taken.append(
+                    take_over(
+                        conn,
+                        store.pool,
+                        store._sql,
+                        job_id=job_id,
+                        attempts=0,
+                        abandons=0,
+                        holder=ended.info.backend_pid,
+                    )
+                )
+            )
+            cut.start()
+            while not ended.closed and not rows_of(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND application_name = %s",
+                (APPLICATION,),
+            ):
+                time.sleep(0.01)
+            racer.commit()
+            cut.join(30)
+            assert taken == [False]
+            conn.rollback()  # as the cut claim gives its connection back
+    finally:
+        racer.close()
+        ended.close()
+    claim = store.claim(["default"], worker_id="w")
+    assert claim is not None
+    assert (claim.job.id, claim.job.abandons) == (job_id, 1)
+    claim.abandon()

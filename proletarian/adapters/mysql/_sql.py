@@ -165,9 +165,7 @@ class Statements:
         )
         # Only while the job has the attempts it had: after a claim of another worker took
         # it and ended its attempt, it is no longer this claim's to end.
-        self.lock_again = (
-            f"SELECT job_id FROM {job} WHERE job_id = %s AND attempts = %s FOR UPDATE"
-        )
+        self.lock_again = f"SELECT job_id FROM {job} WHERE job_id = %s AND attempts = %s FOR UPDATE"
         self.uncount_abandon = (
             f"UPDATE {job} SET abandons = abandons - 1, process_at = %s "
             "WHERE job_id = %s AND process_at = %s AND attempts = %s"

@@ -113,7 +113,13 @@ class PostgresClaim:
                 if self._server is not None:
                     again.conn.execute(b"BEGIN")
                 held = take_over(
-                    again.conn, self._pool, self._sql, job_id=self._job_id, holder=holder
+                    again.conn,
+                    self._pool,
+                    self._sql,
+                    job_id=self._job_id,
+                    attempts=self.job.attempts,
+                    abandons=self.job.abandons,
+                    holder=holder,
                 )
         except BaseException:
             again.give_back()

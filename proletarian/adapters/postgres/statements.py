@@ -253,7 +253,14 @@ _LOCK_AGAIN = "SELECT 1 FROM {job} WHERE job_id = %(job_id)s FOR UPDATE SKIP LOC
 # claim took meanwhile is waited for that long.
 _TERMINATE = "SELECT pg_terminate_backend(%(pid)s)"
 _LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10s'"
-_LOCK_AFTER = "SELECT 1 FROM {job} WHERE job_id = %(job_id)s FOR UPDATE"
+# The row as the cut claim saw it: a claim that took the row in the instant between the
+# holder's end and the waiter's lock (a SKIP LOCKED claim passes a row whose locker aborted
+# without queuing) has counted an abandonment, and may have written an outcome, so the waiter
+# finds no row and leaves the job to that claim.
+_LOCK_AFTER = (
+    "SELECT 1 FROM {job} WHERE job_id = %(job_id)s AND attempts = %(attempts)s "
+    "AND abandons = %(abandons)s FOR UPDATE"
+)
 _LOCK_WAITING = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %(pid)s"
 
 # Giving a leased job back uncounted, as a transactional claim given back alive is.

@@ -4,6 +4,12 @@ The row must not be free for a moment in between: another worker's claim would t
 count an abandonment and run the job again. A waiter queued on a row keeps every SKIP LOCKED
 claim off it, so the row is first waited for on a new connection, and only then is the
 backend holding it ended: the row passes from the ended transaction to the waiter.
+
+One gap remains: a SKIP LOCKED claim that reads the row in the instant after the holder's
+abort and before the waiter wakes passes without queuing (its locker has aborted). That claim
+counts an abandonment and runs the job; the waiter then finds the row moved on (its statement
+names the attempts and abandonments the cut claim saw) and the cut ends as ClaimLost, so the
+attempt is recorded once, as an abandonment rather than a JobTimeout.
 """
 
 from __future__ import annotations
@@ -31,17 +37,27 @@ def take_over(
     sql: statements.Statements,
     *,
     job_id: Any,
+    attempts: int,
+    abandons: int,
     holder: int,
 ) -> bool:
     """Lock the job's row in the open transaction of `conn` from the backend `holder`, whose
-    transaction is ended on the server (its writes roll back). True if `conn` holds the row
-    then; False if another claim took it, or the job is gone. Driver errors propagate."""
+    transaction is ended on the server (its writes roll back). True if `conn` then holds the
+    row, still at the `attempts` and `abandons` the cut claim saw; False if another claim took
+    it meanwhile, or the job is gone. Driver errors propagate."""
     found: list[Any] = []
 
     def wait_for_row() -> None:
         try:
             conn.execute(sql.lock_timeout)
-            found.append(conn.execute(sql.lock_after, {"job_id": job_id}).fetchone())
+            params = {"job_id": job_id, "attempts": attempts, "abandons": abandons}
+            row = conn.execute(sql.lock_after, params).fetchone()
+            if row is None:
+                # A row that moved on is locked before it is found not to match, and the lock
+                # stays: a commit ends it unmarked, where a rollback would leave the mark the
+                # next claim counts as an abandonment.
+                conn.execute(b"COMMIT")
+            found.append(row)
         except psycopg.errors.LockNotAvailable:
             found.append(None)
         except BaseException as exc:
