@@ -15,7 +15,7 @@ from proletarian.core.errors import (
     StoreUnavailable,
     UnknownJobType,
 )
-from proletarian.core.job import Job, JobError, JobStatus, NewJob, Priority, QueueStats
+from proletarian.core.job import Job, JobError, JobId, JobStatus, NewJob, Priority, QueueStats
 from proletarian.core.policy import RetryPolicy
 from proletarian.enqueue import enqueue, enqueue_async, enqueue_many, enqueue_many_async
 from proletarian.stores import open_store
@@ -32,6 +32,7 @@ __all__ = [
     "JobAbandoned",
     "JobContext",
     "JobError",
+    "JobId",
     "JobStatus",
     "JsonFormatter",
     "LogfmtFormatter",

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from proletarian.core.errors import ConfigurationError
-from proletarian.core.job import NewJob, Priority
+from proletarian.core.job import JobId, NewJob, Priority
 from proletarian.ports.store import AsyncEnqueuer, QueueStore
 
 
@@ -24,6 +24,8 @@ class JobOptions(TypedDict, total=False):
     process_in: timedelta | None
     priority: Priority
     meta: Mapping[str, str] | None
+    unique_key: str | None
+    unique_for: timedelta
 
 
 def enqueue(
@@ -37,8 +39,11 @@ def enqueue(
     process_in: timedelta | None = None,
     priority: Priority = Priority.NORMAL,
     meta: Mapping[str, str] | None = None,
-) -> str:
-    """Enqueue one job and return its id.
+    unique_key: str | None = None,
+    unique_for: timedelta = timedelta(0),
+) -> JobId:
+    """Enqueue one job and return its id: a `JobId`, a `str` whose `created` is False when
+    `unique_key` was held and the id is the holding job's (nothing was written then).
 
     With `conn` (a connection of the store's driver), the job is written in the caller's open
     transaction and becomes visible only if the caller commits: the outbox pattern. proletarian
@@ -63,6 +68,12 @@ def enqueue(
         process_in: How long from now until the job is due. Not with `process_at`.
         priority: Among due jobs of the queue, more urgent ones are claimed first.
         meta: A small map of strings stored with the job (`job.meta` in the handler).
+        unique_key: While a job with this key is scheduled, ready or running (and for
+            `unique_for` after it finished), no second one is created: the call returns the
+            holder's id. Enforced by the store in the same transaction as the insert. See
+            docs/unique-jobs.md.
+        unique_for: How long the key stays held after the job succeeded or failed (default
+            0: until it finishes). Only with `unique_key`.
     """
     job = new_job(
         job_type,
@@ -72,13 +83,15 @@ def enqueue(
         process_in=process_in,
         priority=priority,
         meta=meta,
+        unique_key=unique_key,
+        unique_for=unique_for,
     )
     return store.enqueue(job, conn=conn)
 
 
 def enqueue_many(
     store: QueueStore, jobs: Iterable[NewJob], *, conn: Any | None = None
-) -> list[str]:
+) -> list[JobId]:
     """Enqueue several jobs at once (one round trip where the store can) and return their ids in
     order. All or none are written; the same rules as `enqueue` apply.
 
@@ -101,7 +114,9 @@ async def enqueue_async(
     process_in: timedelta | None = None,
     priority: Priority = Priority.NORMAL,
     meta: Mapping[str, str] | None = None,
-) -> str:
+    unique_key: str | None = None,
+    unique_for: timedelta = timedelta(0),
+) -> JobId:
     """`enqueue` for asyncio code: the same fields, checks and statement.
 
     With `conn` (an asyncio connection of the store's driver: psycopg's `AsyncConnection` for
@@ -124,6 +139,8 @@ async def enqueue_async(
         process_in: As for `enqueue`.
         priority: As for `enqueue`.
         meta: As for `enqueue`.
+        unique_key: As for `enqueue`.
+        unique_for: As for `enqueue`.
     """
     target = _async_store(store)
     job = new_job(
@@ -134,6 +151,8 @@ async def enqueue_async(
         process_in=process_in,
         priority=priority,
         meta=meta,
+        unique_key=unique_key,
+        unique_for=unique_for,
     )
     (job_id,) = await target.enqueue_many_async([job], conn=conn)
     return job_id
@@ -141,7 +160,7 @@ async def enqueue_async(
 
 async def enqueue_many_async(
     store: AsyncEnqueuer, jobs: Iterable[NewJob], *, conn: Any | None = None
-) -> list[str]:
+) -> list[JobId]:
     """`enqueue_many` for asyncio code: one round trip, all or none written, ids in order.
 
     Args:
@@ -161,6 +180,8 @@ def new_job(
     process_in: timedelta | None = None,
     priority: Priority = Priority.NORMAL,
     meta: Mapping[str, str] | None = None,
+    unique_key: str | None = None,
+    unique_for: timedelta = timedelta(0),
 ) -> NewJob:
     """The validated job the enqueue functions hand to the store (ConfigurationError if bad)."""
     return NewJob(
@@ -171,6 +192,8 @@ def new_job(
         process_at=process_at,
         process_in=process_in,
         meta=meta or {},
+        unique_key=unique_key,
+        unique_for=unique_for,
     )
 
 

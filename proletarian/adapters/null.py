@@ -15,8 +15,9 @@ from proletarian.adapters.common import encode
 from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError
-from proletarian.core.job import Job, NewJob, QueueStats
+from proletarian.core.job import Job, JobId, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
+from proletarian.core.unique import first_of_each_key
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
@@ -75,17 +76,22 @@ class NullStore:
         with self._lock:
             return [call for call in self.calls if call.method == method]
 
-    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
+    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> JobId:
         return self.enqueue_many([job], conn=conn)[0]
 
-    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
+    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[JobId]:
+        """Keeps no key table: a unique key is never held, except by an earlier job of the
+        same call (whose id the later one gets, with `created` False)."""
         now = self.clock.now()
         rows = [encode(job, serializer=self.serializer, ids=self.job_ids, now=now) for job in jobs]
         ids = [row.id for row in rows]
         if any(job_id is None for job_id in ids):
             raise ConfigurationError("NullStore cannot use database-generated ids")
         self._record("enqueue_many", tuple(jobs), conn)
-        return [str(job_id) for job_id in ids]
+        firsts = first_of_each_key(jobs)
+        return [
+            JobId(str(ids[first]), created=first == index) for index, first in enumerate(firsts)
+        ]
 
     def claim(self, queues: Sequence[str], *, worker_id: str) -> Claim | None:
         self._record("claim", tuple(queues), worker_id)
@@ -112,6 +118,10 @@ class NullStore:
         prune_limit(limit)
         self._record("prune_archive", older_than, limit)
         return 0
+
+    def latest_unique_key(self, prefix: str) -> str | None:
+        self._record("latest_unique_key", prefix)
+        return None
 
     def install_schema(self) -> None:
         self._record("install_schema")

@@ -14,6 +14,30 @@ from proletarian.core.errors import ConfigurationError
 
 MAX_META_ITEMS = 32
 MAX_META_LENGTH = 1024
+# A unique key is an index key on every SQL store: 255 characters fit MySQL's index limit.
+MAX_UNIQUE_KEY_LENGTH = 255
+# A key held for longer than this after its job finished is a mistake (and would overflow).
+MAX_UNIQUE_FOR = timedelta(days=3650)
+
+
+class JobId(str):
+    """A job's id as `enqueue` returns it: a `str` (use it anywhere an id goes), that also says
+    whether this call created the job.
+
+    Attributes:
+        created: True when the call created a job; False when the job's `unique_key` was held
+            and the id is that of the job holding it (nothing was written).
+    """
+
+    created: bool
+
+    def __new__(cls, value: str, *, created: bool = True) -> JobId:
+        job_id = super().__new__(cls, value)
+        job_id.created = created
+        return job_id
+
+    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, bool]]:
+        return (str(self),), {"created": self.created}
 
 
 class Priority(enum.Enum):
@@ -112,6 +136,25 @@ def _check_label(instance: object, attribute: attrs.Attribute[Any], value: Any) 
     names.label(value, what=attribute.name)
 
 
+def _check_unique_key(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    names.text(value, what="unique_key")
+    if not value or len(value) > MAX_UNIQUE_KEY_LENGTH:
+        raise ConfigurationError(
+            f"unique_key {value[:40]!r} must be 1 to {MAX_UNIQUE_KEY_LENGTH} characters"
+        )
+
+
+def _check_unique_for(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, timedelta):
+        raise ConfigurationError(f"unique_for must be a timedelta, got {value!r}")
+    if not timedelta(0) <= value <= MAX_UNIQUE_FOR:
+        raise ConfigurationError(
+            f"unique_for must be between 0 and {MAX_UNIQUE_FOR.days} days, got {value}"
+        )
+
+
 def _check_priority(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, Priority):
         raise ConfigurationError(f"priority must be a proletarian.Priority, got {value!r}")
@@ -154,6 +197,14 @@ class NewJob:
         meta: A small map of strings (at most 32 items, each key and value together at most
             1,024 characters) stored with the job: request ids, trace ids, the tenant.
             Handlers see it as `job.meta`.
+        unique_key: While a job with this key is scheduled, ready or running (and for
+            `unique_for` after it finished), enqueueing the key again creates nothing and
+            returns that job's id (`JobId.created` is False). Any text of 1 to 255 characters
+            with no NUL or lone surrogate, compared exactly (case and spaces count). See
+            docs/unique-jobs.md.
+        unique_for: How long the key stays held after the job succeeded or failed; 0 (the
+            default) frees it when the job finishes. A cancelled job frees it at once. Only
+            with `unique_key`.
     """
 
     job_type: str = attrs.field(validator=_check_label)
@@ -167,10 +218,16 @@ class NewJob:
     )
     process_in: timedelta | None = attrs.field(default=None, kw_only=True)
     meta: Mapping[str, str] = attrs.field(factory=dict, converter=check_meta, kw_only=True)
+    unique_key: str | None = attrs.field(default=None, validator=_check_unique_key, kw_only=True)
+    unique_for: timedelta = attrs.field(
+        default=timedelta(0), validator=_check_unique_for, kw_only=True
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.process_at is not None and self.process_in is not None:
             raise ConfigurationError("give process_at or process_in, not both")
+        if self.unique_key is None and self.unique_for != timedelta(0):
+            raise ConfigurationError("unique_for needs a unique_key")
         if self.process_in is not None and not isinstance(self.process_in, timedelta):
             raise ConfigurationError(f"process_in must be a timedelta, got {self.process_in!r}")
 

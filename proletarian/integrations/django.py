@@ -31,7 +31,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     ) from exc
 
 from proletarian.core.errors import ProletarianError
-from proletarian.core.job import NewJob
+from proletarian.core.job import JobId, NewJob
 from proletarian.enqueue import JobOptions
 from proletarian.enqueue import enqueue as enqueue_on
 from proletarian.enqueue import enqueue_many as enqueue_many_on
@@ -75,7 +75,7 @@ def enqueue(
     *,
     using: str = DEFAULT_DB_ALIAS,
     **options: Unpack[JobOptions],
-) -> str:
+) -> JobId:
     """`proletarian.enqueue` on Django's connection `using`, in the current atomic block.
     Returns the job id; the job exists only if the outermost block commits. Raises as
     `connection_for` does, and as `proletarian.enqueue`.
@@ -93,7 +93,7 @@ def enqueue(
 
 def enqueue_many(
     store: QueueStore, jobs: Iterable[NewJob], *, using: str = DEFAULT_DB_ALIAS
-) -> list[str]:
+) -> list[JobId]:
     """`proletarian.enqueue_many` on Django's connection `using`, in the current atomic block.
 
     Args:

@@ -33,7 +33,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     ) from exc
 
 from proletarian.core.errors import ConfigurationError
-from proletarian.core.job import NewJob
+from proletarian.core.job import JobId, NewJob
 from proletarian.enqueue import JobOptions
 from proletarian.enqueue import enqueue as enqueue_on
 from proletarian.enqueue import enqueue_async as enqueue_async_on
@@ -94,7 +94,7 @@ def enqueue(
     *,
     session: Session | Connection,
     **options: Unpack[JobOptions],
-) -> str:
+) -> JobId:
     """`proletarian.enqueue` in the transaction of `session`; the job commits with it.
 
     Args:
@@ -111,7 +111,7 @@ def enqueue(
 
 def enqueue_many(
     store: QueueStore, jobs: Iterable[NewJob], *, session: Session | Connection
-) -> list[str]:
+) -> list[JobId]:
     """`proletarian.enqueue_many` in the transaction of `session`.
 
     Args:
@@ -130,7 +130,7 @@ async def enqueue_async(
     *,
     session: AsyncSession | AsyncConnection,
     **options: Unpack[JobOptions],
-) -> str:
+) -> JobId:
     """`proletarian.enqueue_async` in the transaction of an AsyncSession or AsyncConnection.
 
     Args:
@@ -148,7 +148,7 @@ async def enqueue_async(
 
 async def enqueue_many_async(
     store: AsyncEnqueuer, jobs: Iterable[NewJob], *, session: AsyncSession | AsyncConnection
-) -> list[str]:
+) -> list[JobId]:
     """`proletarian.enqueue_many_async` in the transaction of an AsyncSession or
     AsyncConnection.
 

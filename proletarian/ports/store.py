@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from proletarian.core.job import Job, JobError, NewJob, QueueStats
+from proletarian.core.job import Job, JobError, JobId, NewJob, QueueStats
 from proletarian.ports.clock import Clock
 
 
@@ -98,13 +98,20 @@ class QueueStore(Protocol):
         """The store's time source (its `clock=`): due times, leases and ages are read from
         it, and so are the worker's unless it is given a clock of its own."""
 
-    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
+    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> JobId:
         """Add one job and return its id. With `conn`, the insert joins the caller's open
         transaction and is never committed here; without it the store commits.
-        Raises SerializationError (nothing written) for a payload that can't be encoded."""
+        Raises SerializationError (nothing written) for a payload that can't be encoded.
 
-    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
-        """Add several jobs in one round trip where the store can; all or none are written."""
+        A job with a `unique_key` that another job holds (see `proletarian.core.unique`) is
+        not written: the holder's id comes back with `created` False. The key is taken in the
+        same transaction as the insert, atomically (two enqueues of one key at once make one
+        job), and a rolled-back enqueue leaves it free."""
+
+    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[JobId]:
+        """Add several jobs in one round trip where the store can; all or none are written.
+        A job whose unique key an earlier job of the same call has is not written: its id is
+        the earlier job's (or its holder's), with `created` False."""
 
     def claim(self, queues: Sequence[str], *, worker_id: str) -> Claim | None:
         """Take the most urgent due job of `queues` (priority, then due time, then id), or
@@ -128,6 +135,11 @@ class QueueStore(Protocol):
         large archive in steps and report progress. ConfigurationError, with nothing deleted,
         for an `older_than` that is not a timedelta, is negative or reaches before year 1, and
         for a `limit` that is not a positive int."""
+
+    def latest_unique_key(self, prefix: str) -> str | None:
+        """The greatest unique key (in code point order) starting with `prefix` that the key
+        table holds, or None. A key stays in the table, held or not, until its job is cancelled
+        or pruned from the archive. One range scan on the key index."""
 
     def install_schema(self) -> None:
         """Create the store's tables or structures if missing. Idempotent."""
@@ -160,7 +172,7 @@ class AsyncEnqueuer(Protocol):
 
     async def enqueue_many_async(
         self, jobs: Sequence[NewJob], *, conn: Any | None = None
-    ) -> list[str]:
+    ) -> list[JobId]:
         """`QueueStore.enqueue_many` for asyncio code, with the same statement and checks. With
         `conn` (an asyncio connection of the store's driver) the jobs join the caller's open
         transaction, never committed here; without it the store writes and commits without

@@ -50,3 +50,15 @@ CREATE TABLE IF NOT EXISTS "archived_job" (
 
 -- prune_archive deletes by finish time.
 CREATE INDEX IF NOT EXISTS "archived_job_finished_at" ON "archived_job" (finished_at);
+
+-- Unique jobs: the job that last took each unique key. A key is held while that job is queued,
+-- and for unique_for_microseconds after it was archived; enqueue takes a free key over in the
+-- same transaction as its insert. New in 0.2: install_schema() adds it to an older schema.
+CREATE TABLE IF NOT EXISTS "job_key" (
+    unique_key              TEXT PRIMARY KEY NOT NULL,
+    job_id                  TEXT NOT NULL,
+    unique_for_microseconds INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- cancel and prune_archive remove the key of the job they remove.
+CREATE INDEX IF NOT EXISTS "job_key_job_id" ON "job_key" (job_id);

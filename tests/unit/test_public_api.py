@@ -22,6 +22,7 @@ def test_all_is_the_reviewed_list() -> None:
         "JobAbandoned",
         "JobContext",
         "JobError",
+        "JobId",
         "JobStatus",
         "JsonFormatter",
         "LogfmtFormatter",

@@ -8,13 +8,14 @@ import heapq
 import itertools
 import threading
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import attrs
 
 from proletarian.core.errors import ClaimLost, ConfigurationError
 from proletarian.core.job import Job, JobError, JobStatus, Priority
+from proletarian.core.unique import is_free
 
 
 @attrs.define
@@ -40,6 +41,14 @@ class Record:
     finished_at: datetime | None = None
 
 
+@attrs.define
+class KeyEntry:
+    """A row of the key table: the job that last took a unique key, and its `unique_for`."""
+
+    job_id: str
+    unique_for: timedelta
+
+
 class Listener(Protocol):
     """What `wake` needs of a listener: the queues it listens to and the event it waits on."""
 
@@ -63,6 +72,11 @@ class State:
         self.jobs: dict[str, Record] = {}
         self.archive: dict[str, Record] = {}
         self.listeners: list[Listener] = []
+        # The key table, and which key each job holds (for cancel and prune).
+        self.keys: dict[str, KeyEntry] = {}
+        self.key_of: dict[str, str] = {}
+        # Jobs enqueued in a transaction that has not ended: they hold their keys.
+        self.pending: set[str] = set()
         self._scheduled: dict[str, list[tuple[datetime, int, str]]] = {}
         self._ready: dict[str, list[tuple[int, datetime, int, str]]] = {}
         self._leases: list[tuple[datetime, str]] = []
@@ -73,6 +87,29 @@ class State:
             raise ConfigurationError(f"job id {record.id!r} already exists")
         self.jobs[record.id] = record
         self.push(record)
+
+    def take_key(self, key: str, job_id: str, unique_for: timedelta, now: datetime) -> str | None:
+        """Give `key` to `job_id` unless a job still holds it; returns the holder's id, or None
+        when `job_id` took it."""
+        entry = self.keys.get(key)
+        if entry is not None:
+            archived = self.archive.get(entry.job_id)
+            queued = entry.job_id in self.jobs or entry.job_id in self.pending
+            finished = archived.finished_at if archived is not None else None
+            if not is_free(
+                queued=queued, finished_at=finished, unique_for=entry.unique_for, now=now
+            ):
+                return entry.job_id
+            self.key_of.pop(entry.job_id, None)
+        self.keys[key] = KeyEntry(job_id, unique_for)
+        self.key_of[job_id] = key
+        return None
+
+    def drop_key(self, job_id: str) -> None:
+        """Remove the key row naming `job_id`, if any: the job is gone for good."""
+        key = self.key_of.pop(job_id, None)
+        if key is not None:
+            del self.keys[key]
 
     def push(self, record: Record) -> None:
         """Queue a job (again) for its due time."""

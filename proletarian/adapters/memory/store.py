@@ -18,11 +18,12 @@ from proletarian.adapters.common import (
 )
 from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.memory.claim import MemoryClaim, lease_job
-from proletarian.adapters.memory.state import Record, State, to_job
+from proletarian.adapters.memory.state import KeyEntry, Record, State, to_job
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError, SerializationError
-from proletarian.core.job import Job, JobStatus, NewJob, QueueStats
+from proletarian.core.job import Job, JobId, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
+from proletarian.core.unique import first_of_each_key, key_prefix
 from proletarian.core.urls import query
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
@@ -39,6 +40,8 @@ class MemoryTransaction:
     def __init__(self) -> None:
         # The jobs enqueued in it, added to the store when it commits.
         self.pending: list[Record] = []
+        # The keys they took, with the entry each replaced, to put back if it rolls back.
+        self.taken: list[tuple[str, KeyEntry | None]] = []
 
 
 class MemoryStore:
@@ -87,27 +90,64 @@ class MemoryStore:
         """A stand-in for the application's transaction: commits when the block ends without an
         exception, discards its jobs otherwise."""
         txn = MemoryTransaction()
-        yield txn
-        with self._state.lock:
+        state = self._state
+        try:
+            yield txn
+        except BaseException:
+            with state.lock:
+                # Rolled back: the keys its jobs took are given back, as a database would.
+                for key, previous in reversed(txn.taken):
+                    state.drop_key(state.keys[key].job_id)
+                    if previous is not None:
+                        state.keys[key] = previous
+                        state.key_of[previous.job_id] = key
+                state.pending.difference_update(r.id for r in txn.pending)
+            raise
+        with state.lock:
             for record in txn.pending:
-                self._state.add(record)
-        self._state.wake({r.queue for r in txn.pending})
+                state.pending.discard(record.id)
+                state.add(record)
+        state.wake({r.queue for r in txn.pending})
 
-    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
+    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> JobId:
         return self.enqueue_many([job], conn=conn)[0]
 
-    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
+    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[JobId]:
+        """Unique keys are taken under the store's lock. A job enqueued in a `transaction()`
+        holds its key from the call until the transaction ends (a database would make a second
+        enqueue of the key wait for the first transaction instead: here it gets the pending
+        job's id at once); a rollback frees it."""
         check_conn(conn, MemoryTransaction, "MemoryStore")
         now = self.clock.now()
+        firsts = first_of_each_key(jobs)
         records = [self._record(job, now) for job in jobs]
+        state = self._state
+        ids: list[JobId] = []
+        written: list[Record] = []
+        with state.lock:
+            for index, (job, record) in enumerate(zip(jobs, records, strict=True)):
+                if firsts[index] != index:
+                    ids.append(JobId(ids[firsts[index]], created=False))
+                    continue
+                if job.unique_key is not None:
+                    previous = state.keys.get(job.unique_key)
+                    holder = state.take_key(job.unique_key, record.id, job.unique_for, now)
+                    if holder is not None:
+                        ids.append(JobId(holder, created=False))
+                        continue
+                    if conn is not None:
+                        conn.taken.append((job.unique_key, previous))
+                ids.append(JobId(record.id))
+                written.append(record)
+                if conn is not None:
+                    state.pending.add(record.id)
+                else:
+                    state.add(record)
         if conn is not None:
-            conn.pending.extend(records)
-            return [r.id for r in records]
-        with self._state.lock:
-            for record in records:
-                self._state.add(record)
-        self._state.wake({r.queue for r in records})
-        return [r.id for r in records]
+            conn.pending.extend(written)
+        else:
+            state.wake({r.queue for r in written})
+        return ids
 
     def _record(self, job: NewJob, now: datetime) -> Record:
         row = encode(job, serializer=self.serializer, ids=self.job_ids, now=now)
@@ -206,6 +246,7 @@ class MemoryStore:
             if record is None or (record.locked_until is not None and record.locked_until > now):
                 return False
             del self._state.jobs[job_id]
+            self._state.drop_key(job_id)
             return True
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
@@ -219,7 +260,13 @@ class MemoryStore:
             )[:count]
             for _, job_id in old:
                 del self._state.archive[job_id]
+                self._state.drop_key(job_id)
             return len(old)
+
+    def latest_unique_key(self, prefix: str) -> str | None:
+        key_prefix(prefix)
+        with self._state.lock:
+            return max((k for k in self._state.keys if k.startswith(prefix)), default=None)
 
     def install_schema(self) -> None:
         """Nothing to install in memory."""

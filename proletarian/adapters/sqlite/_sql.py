@@ -90,6 +90,21 @@ PRIORITIES = ", ".join(f"({priority.value})" for priority in Priority)
 _QUOTED_NAME = re.compile(r'"(archived_job|job)(_\w+)?"')
 
 
+def micros_of(column: str) -> str:
+    """SQL for a time column (text, see `to_text`) as integer microseconds since the epoch:
+    exact, where julianday() arithmetic is not."""
+    return (
+        f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000000 "
+        f"+ CAST(substr({column}, 21, 6) AS INTEGER))"
+    )
+
+
+def micros(value: datetime) -> int:
+    """An aware datetime as integer microseconds since the epoch, as `micros_of` reads one."""
+    delta = utc_naive(value) - datetime(1970, 1, 1)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
 def to_text(value: datetime) -> str:
     return utc_naive(value).isoformat(sep=" ", timespec="microseconds")
 
@@ -144,6 +159,11 @@ class Statements:
     archived_job_table: str
     ddl: tuple[str, ...]
 
+    @property
+    def key_table(self) -> str:
+        """The unique keys' table: the job table's name with `_key`, as in tables.sql."""
+        return f'"{self.job_table[1:-1]}_key"'
+
     @classmethod
     def for_tables(cls, job_table: str, archived_job_table: str) -> Statements:
         job = identifier(job_table, what="job_table")
@@ -156,11 +176,57 @@ class Statements:
 
     @property
     def tables_current(self) -> str:
-        """Parameters: the two table names. 2 when both tables exist with every column."""
+        """Parameters: the two table names. 3 when both tables exist with every column, and
+        the key table exists."""
         name = UPGRADE_COLUMN[0]
         return (
             f"SELECT (SELECT count(*) FROM pragma_table_info(?) WHERE name = '{name}') "
-            f"+ (SELECT count(*) FROM pragma_table_info(?) WHERE name = '{name}')"
+            f"+ (SELECT count(*) FROM pragma_table_info(?) WHERE name = '{name}') "
+            "+ (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+            f"'{self.key_table[1:-1]}')"
+        )
+
+    @property
+    def take_key(self) -> str:
+        """Parameters: the key, the job id, its unique_for in microseconds, now in
+        microseconds (`micros`). Changes one row when the job takes the key: the key is new,
+        or its holder is neither queued nor archived less than its unique_for ago. The
+        archive is looked up by its primary key only."""
+        archived_recently = (
+            f"SELECT 1 FROM {self.archived_job_table} AS a WHERE a.job_id = k.job_id "
+            f"AND ?4 - {micros_of('a.finished_at')} < k.unique_for_microseconds"
+        )
+        return (
+            f"INSERT INTO {self.key_table} AS k (unique_key, job_id, unique_for_microseconds) "
+            "VALUES (?1, ?2, ?3) ON CONFLICT (unique_key) DO UPDATE SET "
+            "job_id = excluded.job_id, unique_for_microseconds = excluded.unique_for_microseconds "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.job_table} AS j WHERE j.job_id = k.job_id) "
+            f"AND NOT EXISTS ({archived_recently})"
+        )
+
+    @property
+    def key_holder(self) -> str:
+        return f"SELECT job_id FROM {self.key_table} WHERE unique_key = ?"
+
+    @property
+    def drop_key(self) -> str:
+        """Parameter: a job id. Removes the key row naming a job that is gone for good."""
+        return f"DELETE FROM {self.key_table} WHERE job_id = ?"
+
+    @property
+    def prune_keys(self) -> str:
+        """Parameters as `prune`: the keys of the jobs `prune` deletes, run just before it."""
+        return (
+            f"DELETE FROM {self.key_table} WHERE job_id IN (SELECT job_id FROM "
+            f"{self.archived_job_table} WHERE finished_at < ? ORDER BY finished_at LIMIT ?)"
+        )
+
+    def latest_key(self, bounded: bool) -> str:
+        """Parameters: the prefix, then (when `bounded`) the least string above its range."""
+        upper = " AND unique_key < ?" if bounded else ""
+        return (
+            f"SELECT unique_key FROM {self.key_table} WHERE unique_key >= ?{upper} "
+            "ORDER BY unique_key DESC LIMIT 1"
         )
 
     @property

@@ -30,13 +30,20 @@ from proletarian.adapters.sqlite._sql import (
     decode_payload,
     from_text,
     job_from_row,
+    micros,
     renamed_schema,
     to_text,
 )
 from proletarian.adapters.sqlite.claim import SQLiteClaim, lease_job
 from proletarian.core.errors import ConfigurationError
-from proletarian.core.job import Job, JobStatus, NewJob, QueueStats
+from proletarian.core.job import Job, JobId, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
+from proletarian.core.unique import (
+    first_of_each_key,
+    key_prefix,
+    microseconds,
+    prefix_upper_bound,
+)
 from proletarian.core.urls import kind_of, redact
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
@@ -193,7 +200,7 @@ class SQLiteStore:
     def _tables_current(self, conn: sqlite3.Connection) -> bool:
         with translate(self.path):
             row = conn.execute(self._sql.tables_current, self._table_names).fetchone()
-        return bool(row[0] == 2)
+        return bool(row[0] == 3)
 
     # -- transactions --------------------------------------------------------------------------
 
@@ -205,14 +212,16 @@ class SQLiteStore:
 
     # -- enqueue -------------------------------------------------------------------------------
 
-    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
+    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> JobId:
         return self.enqueue_many([job], conn=conn)[0]
 
-    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
+    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[JobId]:
         """All jobs in one transaction. With `conn` (an sqlite3.Connection to this store's
         file), they join the caller's transaction, inside a savepoint, and are never committed
         here; if `conn` has no transaction open, one is begun as Python would have begun it
-        before an INSERT (an autocommit connection commits the jobs, as it commits everything)."""
+        before an INSERT (an autocommit connection commits the jobs, as it commits everything).
+        Unique keys are taken in that transaction, under SQLite's write lock, before the
+        inserts."""
         check_conn(conn, sqlite3.Connection, "SQLiteStore")
         now = self.clock.now()
         rows = [self._row(job, now) for job in jobs]
@@ -221,10 +230,38 @@ class SQLiteStore:
         if conn is None:
             self._ready()
             with self._write() as own:
-                own.executemany(self._sql.insert, rows)
-        else:
-            self._enqueue_on(conn, rows)
-        return [row.job_id for row in rows]
+                return self._insert(own, jobs, rows, now)
+        return self._enqueue_on(conn, jobs, rows, now)
+
+    def _insert(
+        self,
+        conn: sqlite3.Connection,
+        jobs: Sequence[NewJob],
+        rows: list[NewJobRow],
+        now: datetime,
+    ) -> list[JobId]:
+        """Take the jobs' unique keys, then insert the jobs that took theirs (or have none)."""
+        if all(job.unique_key is None for job in jobs):
+            conn.executemany(self._sql.insert, rows)
+            return [JobId(row.job_id) for row in rows]
+        firsts = first_of_each_key(jobs)
+        ids: list[JobId] = []
+        written: list[NewJobRow] = []
+        for index, (job, row) in enumerate(zip(jobs, rows, strict=True)):
+            if firsts[index] != index:
+                ids.append(JobId(ids[firsts[index]], created=False))
+                continue
+            key = job.unique_key
+            if key is not None:
+                params = (key, row.job_id, microseconds(job.unique_for), micros(now))
+                if conn.execute(self._sql.take_key, params).rowcount != 1:
+                    (holder,) = conn.execute(self._sql.key_holder, (key,)).fetchone()
+                    ids.append(JobId(holder, created=False))
+                    continue
+            ids.append(JobId(row.job_id))
+            written.append(row)
+        conn.executemany(self._sql.insert, written)
+        return ids
 
     def _row(self, job: NewJob, now: datetime) -> NewJobRow:
         row = encode(job, serializer=self.serializer, ids=self.job_ids, now=now)
@@ -243,7 +280,13 @@ class SQLiteStore:
             meta=row.meta,
         )
 
-    def _enqueue_on(self, conn: sqlite3.Connection, rows: list[NewJobRow]) -> None:
+    def _enqueue_on(
+        self,
+        conn: sqlite3.Connection,
+        jobs: Sequence[NewJob],
+        rows: list[NewJobRow],
+        now: datetime,
+    ) -> list[JobId]:
         self._check_same_file(conn)
         with translate(self.path):
             autocommits = conn.isolation_level is None or getattr(conn, "autocommit", None) is True
@@ -255,7 +298,7 @@ class SQLiteStore:
                 # them on our own connection would wait for the write lock the caller may hold.
                 if not self._installed and not self._tables_current(conn):
                     self._install(conn)
-                conn.executemany(self._sql.insert, rows)
+                ids = self._insert(conn, jobs, rows, now)
             except BaseException:
                 # Some errors (a full disk) end the whole transaction, savepoint included.
                 if conn.in_transaction:
@@ -263,6 +306,7 @@ class SQLiteStore:
                     conn.execute(f"RELEASE {_ENQUEUE_SAVEPOINT}")
                 raise
             conn.execute(f"RELEASE {_ENQUEUE_SAVEPOINT}")
+        return ids
 
     def _check_same_file(self, conn: sqlite3.Connection) -> None:
         with translate(self.path):
@@ -338,17 +382,36 @@ class SQLiteStore:
         self._ready()
         now = to_text(self.clock.now())
         with self._write() as conn:
-            return bool(conn.execute(self._sql.cancel, (job_id, now)).rowcount == 1)
+            if conn.execute(self._sql.cancel, (job_id, now)).rowcount != 1:
+                return False
+            conn.execute(self._sql.drop_key, (job_id,))
+            return True
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         """Delete archived jobs finished before now - `older_than`, in one transaction."""
         cutoff = to_text(prune_cutoff(older_than, self.clock.now()))
         count = prune_limit(limit)
         self._ready()
+        params = (cutoff, -1 if count is None else count)
         with self._write() as conn:
-            return int(
-                conn.execute(self._sql.prune, (cutoff, -1 if count is None else count)).rowcount
+            # The same rows as the prune below: one write transaction sees one archive.
+            conn.execute(self._sql.prune_keys, params)
+            return int(conn.execute(self._sql.prune, params).rowcount)
+
+    def latest_unique_key(self, prefix: str) -> str | None:
+        """A range scan of the key table's primary key (SQLite's BINARY collation compares
+        UTF-8 bytes, which is code point order)."""
+        key_prefix(prefix)
+        self._ready()
+        upper = prefix_upper_bound(prefix)
+        params = (prefix,) if upper is None else (prefix, upper)
+        with translate(self.path):
+            row = (
+                self._connections.current()
+                .execute(self._sql.latest_key(upper is not None), params)
+                .fetchone()
             )
+        return None if row is None else str(row[0])
 
     def close(self) -> None:
         """Close every connection the store has open, in every thread. Call it once the
