@@ -52,3 +52,17 @@ CREATE TABLE IF NOT EXISTS `proletarian_archived_job` (
     -- prune_archive deletes by age.
     KEY finished (finished_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Unique jobs: the job that last took each unique key. The key is held while that job is
+-- queued, and for unique_for_microseconds after it was archived; enqueue takes a free key over
+-- in its own transaction, holding the key's row lock. The key is its UTF-8 bytes (VARBINARY):
+-- compared exactly (no case folding, no PAD SPACE) and sorted in code point order.
+-- Added in 0.2: on an older schema, install_schema() (or this file) creates it.
+CREATE TABLE IF NOT EXISTS `proletarian_job_key` (
+    unique_key              VARBINARY(1020) NOT NULL,  -- at most 255 characters
+    job_id                  BIGINT          NOT NULL,
+    unique_for_microseconds BIGINT          NOT NULL DEFAULT 0,
+    PRIMARY KEY (unique_key),
+    -- cancel and prune_archive remove the key of the job they remove.
+    KEY job (job_id)
+) ENGINE=InnoDB;

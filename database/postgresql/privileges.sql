@@ -16,5 +16,5 @@
 GRANT USAGE ON SCHEMA proletarian TO proletarian_worker;
 
 GRANT SELECT, INSERT, UPDATE, DELETE
-    ON proletarian.job, proletarian.archived_job
+    ON proletarian.job, proletarian.archived_job, proletarian.job_key
     TO proletarian_worker;

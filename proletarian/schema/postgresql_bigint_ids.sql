@@ -69,3 +69,16 @@ ALTER TABLE proletarian.archived_job ADD COLUMN IF NOT EXISTS abandons integer N
 -- prune_archive deletes by finish time.
 CREATE INDEX IF NOT EXISTS archived_job_finished_idx
     ON proletarian.archived_job (finished_at);
+
+-- Unique jobs: the job that last took each unique key. The key is held while that job is
+-- queued, and for unique_for_microseconds after it was archived; enqueue takes a free key over
+-- in its own transaction. COLLATE "C": keys compare exactly, and sort in code point order.
+-- Added in 0.2: on an older schema, install_schema() (or this file) creates it.
+CREATE TABLE IF NOT EXISTS proletarian.job_key (
+    unique_key              text COLLATE "C" PRIMARY KEY,
+    job_id                  bigint      NOT NULL,
+    unique_for_microseconds bigint      NOT NULL DEFAULT 0
+);
+
+-- cancel and prune_archive remove the key of the job they remove.
+CREATE INDEX IF NOT EXISTS job_key_job_id_idx ON proletarian.job_key (job_id);

@@ -111,7 +111,7 @@ class PostgresTarget:
         return sql.Identifier(self.schema, name)
 
     def enqueue(self, jobs: list[NewJob]) -> list[str]:
-        return self.store.enqueue_many(jobs)
+        return list(self.store.enqueue_many(jobs))
 
     def archived_count(self) -> int:
         query = sql.SQL("SELECT count(*) FROM {}").format(self._table("archived_job"))
@@ -257,7 +257,7 @@ class MySQLTarget:
             raise
 
     def enqueue(self, jobs: list[NewJob]) -> list[str]:
-        return self.store.enqueue_many(jobs)
+        return list(self.store.enqueue_many(jobs))
 
     def archived_count(self) -> int:
         rows = self._query(f"SELECT COUNT(*) FROM `{self.database}`.proletarian_archived_job")
@@ -327,7 +327,7 @@ class SQLiteTarget:
             conn.close()
 
     def enqueue(self, jobs: list[NewJob]) -> list[str]:
-        return self.store.enqueue_many(jobs)
+        return list(self.store.enqueue_many(jobs))
 
     def archived_count(self) -> int:
         return int(self._query("SELECT count(*) FROM archived_job")[0][0])
@@ -372,7 +372,7 @@ class RedisTarget:
         self.admin = redis.Redis.from_url(REDIS_URL)
 
     def enqueue(self, jobs: list[NewJob]) -> list[str]:
-        return self.store.enqueue_many(jobs)
+        return list(self.store.enqueue_many(jobs))
 
     def archived_count(self) -> int:
         return int(self.admin.zcard(f"{self.store.prefix}:archive"))

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,7 @@ def until(condition: Callable[[], bool]) -> None:
         time.sleep(0.05)
 
 
-def statuses(store: SQLiteStore, ids: list[str]) -> list[JobStatus]:
+def statuses(store: SQLiteStore, ids: Sequence[str]) -> list[JobStatus]:
     jobs = [store.get_job(job_id) for job_id in ids]
     return [job.status for job in jobs if job is not None]
 

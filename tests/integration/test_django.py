@@ -172,8 +172,8 @@ def test_a_nested_block_rolled_back_drops_only_its_jobs(pg_store: PostgresStore)
 def test_enqueue_many_joins_the_block(pg_store: PostgresStore) -> None:
     """enqueue_many writes every job in the block's transaction, in order."""
     jobs = [NewJob(job_type="t", payload=n) for n in range(3)]
-    dropped = in_atomic(lambda: enqueue_many(pg_store, jobs), fail=True)
-    kept = in_atomic(lambda: enqueue_many(pg_store, jobs))
+    dropped = in_atomic(lambda: list(enqueue_many(pg_store, jobs)), fail=True)
+    kept = in_atomic(lambda: list(enqueue_many(pg_store, jobs)))
     assert all(pg_store.get_job(job_id) is None for job_id in dropped)
     found = [pg_store.get_job(job_id) for job_id in kept]
     assert [job.payload for job in found if job is not None] == [0, 1, 2]
@@ -229,7 +229,7 @@ def test_mysql_commit_keeps_the_job_and_an_exception_drops_it(my_store: MySQLSto
     (kept,) = in_atomic(lambda: sign_up("kept@example.com"), using="mysql")
     dropped = in_atomic(lambda: sign_up("dropped@example.com"), using="mysql", fail=True)
     dropped += in_atomic(
-        lambda: enqueue_many(my_store, [NewJob(job_type="t", payload=1)], using="mysql"),
+        lambda: list(enqueue_many(my_store, [NewJob(job_type="t", payload=1)], using="mysql")),
         using="mysql",
         fail=True,
     )

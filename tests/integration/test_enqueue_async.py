@@ -17,6 +17,7 @@ from proletarian import ConfigurationError, JobStatus, NewJob, SerializationErro
 from proletarian.adapters.ids import DatabaseIds
 from proletarian.adapters.memory import MemoryStore
 from proletarian.adapters.postgres import PostgresStore
+from proletarian.adapters.postgres.enqueueing import PreparedEnqueue
 from proletarian.adapters.sqlite import SQLiteStore
 from proletarian.ports.store import AsyncEnqueuer
 from tests.fixtures.integrations import PG_SCHEMA, PG_URL, pg_rows, postgres_store
@@ -107,7 +108,7 @@ def test_enqueue_many_async_writes_all_in_order_in_the_callers_transaction() -> 
         async with await psycopg.AsyncConnection.connect(PG_URL) as conn:
             ids = await proletarian.enqueue_many_async(store, jobs, conn=conn)
             await (conn.commit() if commit else conn.rollback())
-        return ids
+        return list(ids)
 
     with postgres_store() as store:
         dropped = asyncio.run(scenario(store, commit=False))
@@ -129,7 +130,7 @@ def test_database_ids_work_the_same_async() -> None:
                 store, [NewJob(job_type="t", payload=n) for n in (2, 3)], conn=conn
             )
             await conn.commit()
-        return one, many
+        return one, list(many)
 
     with postgres_store(job_ids=DatabaseIds()) as store:
         one, many = asyncio.run(scenario(store))
@@ -225,8 +226,8 @@ def test_prepare_enqueue_needs_no_connection() -> None:
     assert store.prepare_enqueue([]) is None
     one = store.prepare_enqueue([NewJob(job_type="t", payload=1)])
     many = store.prepare_enqueue([NewJob(job_type="t", payload=n) for n in range(3)])
-    assert one is not None
-    assert many is not None
+    assert isinstance(one, PreparedEnqueue)
+    assert isinstance(many, PreparedEnqueue)
     assert (one.count, one.batch, many.count, many.batch) == (1, False, 3, True)
     assert one.ids(("0190d2a0-0000-7000-8000-000000000000", None)) == [
         "0190d2a0-0000-7000-8000-000000000000"

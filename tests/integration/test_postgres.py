@@ -237,7 +237,8 @@ def test_a_swallowed_sql_error_counts_as_a_failed_attempt(store: PostgresStore) 
 
 def test_packaged_ddl_is_the_database_directory_ddl() -> None:
     """The DDL install_schema runs is shipped byte for byte as database/postgresql/*.sql, and
-    the DatabaseIds variant differs from tables.sql only in its comments and job_id columns."""
+    the DatabaseIds variant differs from tables.sql only in its comments and job_id columns
+    (of the job, archive and key tables)."""
     texts = {}
     for copy, packaged in DDL_FILES.items():
         texts[copy] = (ROOT / "database" / "postgresql" / copy).read_text(encoding="utf-8")
@@ -250,7 +251,7 @@ def test_packaged_ddl_is_the_database_directory_ddl() -> None:
     differing = [(a, b) for a, b in zip(uuid_lines, bigint_lines, strict=True) if a != b]
     assert [(a.split()[:2], b.split()[:2]) for a, b in differing] == [
         (["job_id", "uuid"], ["job_id", "bigint"])
-    ] * 2
+    ] * 3
 
 
 @pytest.fixture
@@ -317,7 +318,7 @@ def test_install_schema_creates_what_the_ddl_file_creates(
     with psycopg.connect(scratch_db, autocommit=True) as conn:
         conn.execute((ROOT / "database" / "postgresql" / copy).read_bytes())
     by_hand = describe(scratch_db, "proletarian", {})
-    assert {row[0] for row in by_hand} == {"job", "archived_job"}
+    assert {row[0] for row in by_hand} == {"job", "archived_job", "job_key"}
     with psycopg.connect(scratch_db, autocommit=True) as scratch:
         scratch.execute("DROP SCHEMA proletarian CASCADE")
     options: dict[str, Any] = {"job_ids": DatabaseIds()} if bigint_ids else {}
@@ -561,11 +562,14 @@ def test_database_ids_round_trip(tmp_path: Path) -> None:
         open_store(SystemClock(), tmp_path, job_ids=DatabaseIds()) as store,
         psycopg.connect(TEST_URL) as app_conn,
     ):
-        assert rows_of(
-            "SELECT data_type FROM information_schema.columns WHERE table_schema = %s "
-            "AND column_name = 'job_id' ORDER BY table_name",
-            (SCHEMA,),
-        ) == [("bigint",), ("bigint",)]
+        assert (
+            rows_of(
+                "SELECT data_type FROM information_schema.columns WHERE table_schema = %s "
+                "AND column_name = 'job_id' ORDER BY table_name",
+                (SCHEMA,),
+            )
+            == [("bigint",)] * 3
+        )
         first = proletarian.enqueue(store, "t", "first")
         many = proletarian.enqueue_many(store, [NewJob(job_type="t", payload=i) for i in range(5)])
         outbox = proletarian.enqueue(store, "t", "outbox", conn=app_conn)

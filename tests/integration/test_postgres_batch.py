@@ -52,7 +52,9 @@ def side_table(name: str = "effect") -> str:
 
 
 def enqueue(store: PostgresStore, *payloads: Any) -> list[str]:
-    return proletarian.enqueue_many(store, [NewJob(job_type="t", payload=p) for p in payloads])
+    return list(
+        proletarian.enqueue_many(store, [NewJob(job_type="t", payload=p) for p in payloads])
+    )
 
 
 def final(store: PostgresStore, job_id: str) -> tuple[JobStatus, int]:

@@ -15,7 +15,7 @@ import proletarian
 from proletarian import JobStatus, NewJob, SerializationError
 from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.postgres import PostgresStore
-from proletarian.adapters.postgres.enqueueing import COPY_FROM
+from proletarian.adapters.postgres.enqueueing import COPY_FROM, PreparedEnqueue
 from tests.fixtures.postgres import SCHEMA, TEST_URL, admin, open_store
 
 MANY = COPY_FROM + 10
@@ -40,7 +40,7 @@ def jobs(count: int, queue: str = "default") -> list[NewJob]:
 def test_a_large_batch_is_copied_with_its_ids_in_order(store: PostgresStore) -> None:
     """A batch past COPY_FROM is written whole; the ids come back in the order of the jobs."""
     prepared = store.prepare_enqueue(jobs(MANY))
-    assert prepared is not None
+    assert isinstance(prepared, PreparedEnqueue)
     assert prepared.copy is not None
     ids = proletarian.enqueue_many(store, jobs(MANY))
     assert len(ids) == len(set(ids)) == MANY
@@ -96,7 +96,7 @@ def test_a_copied_batch_from_asyncio(store: PostgresStore) -> None:
         try:
             ids = await proletarian.enqueue_many_async(store, jobs(MANY), conn=conn)
             await (conn.commit() if commit else conn.rollback())
-            return ids
+            return list(ids)
         finally:
             await conn.close()
 

@@ -215,7 +215,7 @@ async def async_connection_scenario(
         )
         await conn.commit()
     await engine.dispose()
-    return dropped, kept
+    return list(dropped), list(kept)
 
 
 def test_async_connection_transaction_is_joined(pg_store: PostgresStore) -> None:

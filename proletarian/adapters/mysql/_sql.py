@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from proletarian.adapters.common import decode_meta
 from proletarian.core import names
-from proletarian.core.errors import SerializationError
+from proletarian.core.errors import ConfigurationError, SerializationError
 from proletarian.core.job import Job, JobError, JobStatus, Priority
 from proletarian.ports.serializer import Serializer
 
@@ -91,7 +91,10 @@ KILL = "KILL %s"
 
 # In tables.sql only the two table names are backtick-quoted, so renaming the tables is a
 # substitution of quoted names (index names are per table in MySQL and need no change).
-_QUOTED_TABLE = re.compile(r"`(proletarian_job|proletarian_archived_job)`")
+_QUOTED_TABLE = re.compile(r"`(proletarian_job|proletarian_archived_job|proletarian_job_key)`")
+# The key table is named after the job table.
+KEY_SUFFIX = "_key"
+MAX_IDENTIFIER = 64
 _STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
 
 
@@ -107,8 +110,17 @@ def schema_text(*, database_ids: bool) -> str:
     return resources.files("proletarian").joinpath(resource).read_text(encoding="utf-8")
 
 
+def key_table(job_table: str) -> str:
+    """The unique keys' table of a (quoted) job table: its name with `_key`."""
+    return job_table[:-1] + KEY_SUFFIX + "`"
+
+
 def renamed_schema(text: str, *, job_table: str, archived_job_table: str) -> str:
-    tables = {DEFAULT_JOB_TABLE: job_table, DEFAULT_ARCHIVED_JOB_TABLE: archived_job_table}
+    tables = {
+        DEFAULT_JOB_TABLE: job_table,
+        DEFAULT_ARCHIVED_JOB_TABLE: archived_job_table,
+        DEFAULT_JOB_TABLE + KEY_SUFFIX: key_table(job_table),
+    }
     return _QUOTED_TABLE.sub(lambda match: tables[match[1]], text)
 
 
@@ -195,7 +207,51 @@ class Statements:
             f"SELECT {requeued} FROM {archive} WHERE job_id = %s"
         )
         self.unarchive = f"DELETE FROM {archive} WHERE job_id = %s"
-        self.prune = f"DELETE FROM {archive} WHERE finished_at < %s LIMIT %s"
+        key = self.key_table = key_table(job)
+        if len(key.rsplit(".", 1)[-1].strip("`")) > MAX_IDENTIFIER:
+            raise ConfigurationError(
+                f"job_table {job_table!r} is too long: the unique keys' table is named after it "
+                f"with {KEY_SUFFIX!r}, and must fit in {MAX_IDENTIFIER} characters"
+            )
+        # Unique keys (see MySQLStore.enqueue_many): insert the key if new, else leave it, then
+        # lock its row (waiting for a transaction still writing it) and read its holder.
+        self.add_key = (
+            f"INSERT INTO {key} (unique_key, job_id, unique_for_microseconds) "
+            "VALUES (%s, %s, %s) ON DUPLICATE KEY UPDATE unique_key = unique_key"
+        )
+        self.lock_key = (
+            f"SELECT job_id, unique_for_microseconds FROM {key} WHERE unique_key = %s FOR UPDATE"
+        )
+        # Parameters: key, holder, holder, holder, now, holder's unique_for. A consistent
+        # (unlocking) read, so a holder running under a claim's row lock is not waited for. 1
+        # when the holder is free: the snapshot shows the key row as locked (else the holder
+        # was written after the snapshot: a transaction's first read fixes it under REPEATABLE
+        # READ), and shows the holder neither queued nor archived within its unique_for. The
+        # archive is read by its primary key only.
+        self.key_free = (
+            f"SELECT (SELECT job_id FROM {key} WHERE unique_key = %s) <=> %s "
+            f"AND NOT EXISTS (SELECT 1 FROM {job} WHERE job_id = %s) "
+            f"AND NOT EXISTS (SELECT 1 FROM {archive} WHERE job_id = %s "
+            "AND finished_at > %s - INTERVAL %s MICROSECOND)"
+        )
+        self.move_key = (
+            f"UPDATE {key} SET job_id = %s, unique_for_microseconds = %s WHERE unique_key = %s"
+        )
+        self.drop_key = f"DELETE FROM {key} WHERE job_id = %s"
+        # The keys of the jobs one prune batch deletes, just before it; a key left by a tie in
+        # finished_at is harmless (its job is gone, so it is free) and goes with the next batch.
+        self.prune_keys = (
+            f"DELETE k FROM {key} AS k JOIN (SELECT job_id FROM {archive} "
+            "WHERE finished_at < %s ORDER BY finished_at LIMIT %s) AS p ON p.job_id = k.job_id"
+        )
+        self.prune = f"DELETE FROM {archive} WHERE finished_at < %s ORDER BY finished_at LIMIT %s"
+        self.latest_key = (
+            f"SELECT unique_key FROM {key} WHERE unique_key >= %s ORDER BY unique_key DESC LIMIT 1"
+        )
+        self.latest_key_bounded = (
+            f"SELECT unique_key FROM {key} WHERE unique_key >= %s AND unique_key < %s "
+            "ORDER BY unique_key DESC LIMIT 1"
+        )
 
     def has_column(self, table: str) -> tuple[str, tuple[str, ...]]:
         """A query counting UPGRADE_COLUMN in `table` (one of the store's), and its parameters."""

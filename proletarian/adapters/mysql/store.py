@@ -36,8 +36,14 @@ from proletarian.adapters.mysql._pool import ConnectionPool
 from proletarian.adapters.mysql.claim import Claimers, MySQLClaim, claim_job
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError
-from proletarian.core.job import Job, JobStatus, NewJob, QueueStats
+from proletarian.core.job import Job, JobId, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
+from proletarian.core.unique import (
+    first_of_each_key,
+    key_prefix,
+    microseconds,
+    prefix_upper_bound,
+)
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
 from proletarian.ports.serializer import Serializer
@@ -190,18 +196,43 @@ class MySQLStore:
 
     # -- enqueue -------------------------------------------------------------------------------
 
-    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
+    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> JobId:
         return self.enqueue_many([job], conn=conn)[0]
 
-    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
+    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[JobId]:
         """With `conn` (a PyMySQL connection) the rows join its open transaction, which is
         never committed or rolled back here. One INSERT for up to 1,000 jobs (and about a MiB
-        of payload); on MySQL with DatabaseIds, one per job, to read each generated id."""
+        of payload); on MySQL with DatabaseIds, one per job, to read each generated id.
+
+        Jobs with a unique key take it first, each in a few statements (see `_take_key`),
+        then the jobs that took theirs (or have none) are inserted as above."""
         check_conn(conn, Connection, "MySQLStore")
         now = self.clock.now()
         rows = [encode(job, serializer=self.serializer, ids=self.job_ids, now=now) for job in jobs]
         if not rows:
             return []
+        keyed = any(job.unique_key is not None for job in jobs)
+        if keyed and self._keys.generated:
+            raise ConfigurationError(
+                "MySQLStore with DatabaseIds does not support unique_key: the key is taken "
+                "before the job's insert, so the job's id must be made by the client (use the "
+                "default Uuid7Ids)"
+            )
+        if not keyed:
+            return [JobId(job_id) for job_id in self._write(rows, conn)]
+        if conn is not None:
+            with translate(self._where, "enqueue"):
+                return self._enqueue_keyed(conn, jobs, rows, now)
+        with self._connection("enqueue") as own:
+            try:
+                ids = self._enqueue_keyed(own, jobs, rows, now)
+                own.commit()
+            except BaseException:
+                own.rollback()
+                raise
+            return ids
+
+    def _write(self, rows: list[Row], conn: Connection | None) -> list[str]:
         keys = None if self._keys.generated else [self._key(row) for row in rows]
         values = [self._values(row) for row in rows]
         if keys is not None:
@@ -214,6 +245,57 @@ class MySQLStore:
             with self._connection("enqueue") as own:
                 generated = self._insert(own, batches, commit=True)
         return generated if keys is None else [self._keys.text(key) for key in keys]
+
+    def _enqueue_keyed(
+        self, conn: Connection, jobs: Sequence[NewJob], rows: list[Row], now: datetime
+    ) -> list[JobId]:
+        """Take each key (its first job's, in this call), then insert in one go the jobs that
+        took theirs or have none. Runs in `conn`'s transaction; commits nothing."""
+        firsts = first_of_each_key(jobs)
+        ids: list[JobId] = []
+        written: list[Row] = []
+        for index, (job, row) in enumerate(zip(jobs, rows, strict=True)):
+            if firsts[index] != index:
+                ids.append(JobId(ids[firsts[index]], created=False))
+                continue
+            if job.unique_key is not None:
+                holder = self._take_key(conn, job, row, now)
+                if holder is not None:
+                    ids.append(JobId(holder, created=False))
+                    continue
+            ids.append(JobId(str(row.id)))
+            written.append(row)
+        if written:
+            values = [[self._key(row), *self._values(row)] for row in written]
+            self._insert(conn, _batches(written, values), commit=False)
+        return ids
+
+    def _take_key(self, conn: Connection, job: NewJob, row: Row, now: datetime) -> str | None:
+        """Give the job its key, or return the id of the job holding it. Inserting a new key
+        row, or locking the existing one, waits for a transaction still writing it: two
+        enqueues of one key never both take it. A free key is taken over only after its row
+        is locked, and its holder is then read in a consistent read, which waits for no
+        claim's lock on the holder's job (a locking read would wait for the job to finish)."""
+        assert job.unique_key is not None
+        key = job.unique_key.encode()
+        job_id = self._key(row)
+        unique_for = microseconds(job.unique_for)
+        (_, locked) = run(
+            conn,
+            [
+                (self._sql.add_key, (key, job_id, unique_for)),
+                (self._sql.lock_key, (key,)),
+            ],
+        )
+        holder, holder_for = locked[0]
+        if bytes(holder) == job_id:
+            return None  # a new key: its row is this job's
+        params = (key, holder, holder, holder, utc_naive(now), holder_for)
+        ((free,),) = run(conn, [(self._sql.key_free, params)])[0]
+        if not free:
+            return self._keys.text(holder)
+        run(conn, [(self._sql.move_key, (job_id, unique_for, key))])
+        return None
 
     def _values(self, row: Row) -> list[Any]:
         """A new job's columns but its id, in the order of NEW_JOB_COLUMNS."""
@@ -398,7 +480,9 @@ class MySQLStore:
             if not run(conn, [(self._sql.lock_unlocked, (key,))])[0]:
                 conn.rollback()
                 return False
-            run(conn, [(self._sql.delete, (key,)), (sql.COMMIT, ())])
+            # The job is gone for good: so is the key it held, in the same transaction.
+            steps = [(self._sql.delete, (key,)), (self._sql.drop_key, (key,)), (sql.COMMIT, ())]
+            run(conn, steps)
         return True
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
@@ -408,11 +492,25 @@ class MySQLStore:
         with self._connection("prune_archive") as conn, conn.cursor(Cursor) as cursor:
 
             def delete(batch: int) -> int:
+                cursor.execute(self._sql.prune_keys, (cutoff, batch))
                 deleted = int(cursor.execute(self._sql.prune, (cutoff, batch)))
                 conn.commit()
                 return deleted
 
             return prune_in_batches(delete, limit, PRUNE_BATCH)
+
+    def latest_unique_key(self, prefix: str) -> str | None:
+        """One backward range scan of the key table's primary key (the keys' UTF-8 bytes,
+        whose order is code point order)."""
+        low = key_prefix(prefix).encode()
+        upper = prefix_upper_bound(prefix)
+        with self._connection("latest_unique_key") as conn:
+            if upper is None:
+                steps = [(self._sql.latest_key, (low,)), (sql.COMMIT, ())]
+            else:
+                steps = [(self._sql.latest_key_bounded, (low, upper.encode())), (sql.COMMIT, ())]
+            found = run(conn, steps)[0]
+        return bytes(found[0][0]).decode() if found else None
 
     def close(self) -> None:
         """Close the pool's connections; those held by claims close when the claims end."""

@@ -25,7 +25,12 @@ DEFAULT_ARCHIVED_JOB_TABLE = "archived_job"
 MAX_CHANNEL_BYTES = 63  # NAMEDATALEN - 1: LISTEN would truncate a longer name, pg_notify refuse it
 
 # The names the DDL file is written with. Index names start with their table's name.
-_FILE_NAMES = re.compile(r"\bproletarian\.(archived_job|job)\b|\b(archived_job|job)(_\w+_idx)\b")
+_FILE_NAMES = re.compile(
+    r"\bproletarian\.(archived_job|job_key|job)\b|\b(archived_job|job)(_\w+_idx)\b"
+)
+# The key table is named after the job table.
+KEY_SUFFIX = "_key"
+MAX_IDENTIFIER_BYTES = 63
 _CREATE_SCHEMA = "CREATE SCHEMA IF NOT EXISTS proletarian"
 
 
@@ -49,6 +54,11 @@ class Names:
         archived = _qualified(archived_job_table, schema, "archived_job_table")
         if job == archived:
             raise ConfigurationError(f"job_table and archived_job_table are both {'.'.join(job)}")
+        if len((job[1] + KEY_SUFFIX).encode()) > MAX_IDENTIFIER_BYTES:
+            raise ConfigurationError(
+                f"job_table {job[1]!r} is too long: the unique keys' table is named after it "
+                f"with {KEY_SUFFIX!r}, and must fit in {MAX_IDENTIFIER_BYTES} bytes"
+            )
         if channel is None:
             channel = ".".join(job)
             if len(channel.encode()) > MAX_CHANNEL_BYTES:
@@ -61,6 +71,11 @@ class Names:
                 f"channel must be a string of 1 to {MAX_CHANNEL_BYTES} bytes, got {channel!r}"
             )
         return cls(job=job, archived_job=archived, channel=channel)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The unique keys' table: the job table's name with `_key`, in its schema."""
+        return (self.job[0], self.job[1] + KEY_SUFFIX)
 
     @property
     def schemas(self) -> list[str]:
@@ -152,4 +167,6 @@ def _with_names(statement: str, names: Names) -> sql.Composed:
 
 
 def _table(names: Names, file_name: str) -> tuple[str, str]:
+    if file_name == "job_key":
+        return names.key
     return names.job if file_name == "job" else names.archived_job

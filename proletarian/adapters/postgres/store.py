@@ -40,11 +40,13 @@ from proletarian.adapters.postgres.schema import (
     ddl_statements,
 )
 from proletarian.adapters.postgres.statements import Statements, server_definitions
+from proletarian.adapters.postgres.unique import KeyedEnqueue, KeyStatements, prepare_keyed
 from proletarian.adapters.postgres.urls import POOL_DEFAULTS, pool_settings, split_url
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
-from proletarian.core.job import Job, NewJob, QueueStats
+from proletarian.core.job import Job, JobId, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
+from proletarian.core.unique import key_prefix, prefix_upper_bound
 from proletarian.core.urls import redact, scrub
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
@@ -125,6 +127,7 @@ class PostgresStore:
         # DatabaseIds needs the bigint identity DDL variant; any other strategy, uuid ids.
         self.bigint_ids = isinstance(self.job_ids, DatabaseIds)
         self._sql = Statements.build(self.names, bigint_ids=self.bigint_ids)
+        self._keys = KeyStatements.build(self.names)
         self._server = (
             ServerStatements(server_definitions(self.names, bigint_ids=self.bigint_ids))
             if server_prepared
@@ -203,23 +206,26 @@ class PostgresStore:
 
     # -- enqueue -------------------------------------------------------------------------------
 
-    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
+    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> JobId:
         return self.enqueue_many([job], conn=conn)[0]
 
-    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
+    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[JobId]:
+        """Jobs without a unique key: one statement. With keys, each key's first job takes its
+        key in the enqueue's transaction (see unique.py): one statement for a new key, three
+        for a key that exists."""
         check_conn(conn, psycopg.Connection, "PostgresStore")
         prepared = self.prepare_enqueue(jobs)
         if prepared is None:
             return []
         if conn is not None:
             with translated("enqueue"):
-                return prepared.run(conn)
+                return _ids(prepared.run(conn))
         with autocommitted(self.pool, "enqueue", self._watchdog) as own:
-            return prepared.run(own)
+            return _ids(prepared.run(own))
 
     async def enqueue_many_async(
         self, jobs: Sequence[NewJob], *, conn: Any | None = None
-    ) -> list[str]:
+    ) -> list[JobId]:
         """`enqueue_many` for asyncio code. With `conn` (a psycopg AsyncConnection) the jobs
         join the caller's open transaction, which is never committed or rolled back here: the
         same statement as the sync form, built by the same `prepare_enqueue`.
@@ -233,13 +239,21 @@ class PostgresStore:
         if prepared is None:
             return []
         with translated("enqueue"):
-            return await prepared.run_async(conn)
+            return _ids(await prepared.run_async(conn))
 
-    def prepare_enqueue(self, jobs: Sequence[NewJob]) -> PreparedEnqueue | None:
-        """Validate and encode `jobs` and build the one statement that inserts them (None for
+    def prepare_enqueue(self, jobs: Sequence[NewJob]) -> PreparedEnqueue | KeyedEnqueue | None:
+        """Validate and encode `jobs` and build the statements that insert them (None for
         no jobs), touching no connection. Raises ConfigurationError or SerializationError
         before anything is written."""
         rows = [self._encode(job) for job in jobs]
+        if any(job.unique_key is not None for job in jobs):
+            if self.bigint_ids:
+                raise ConfigurationError(
+                    "PostgresStore with DatabaseIds does not support unique_key: the key is "
+                    "taken before the job's insert, so the job's id must be made by the client "
+                    "(use the default Uuid7Ids)"
+                )
+            return prepare_keyed(self._keys, self._sql, jobs, rows, channel=self.names.channel)
         return prepare(self._sql, rows, bigint_ids=self.bigint_ids, channel=self.names.channel)
 
     def _encode(self, job: NewJob) -> Row:
@@ -435,8 +449,12 @@ class PostgresStore:
         if key is None:
             return False
         params = {"job_id": key, "now": self.clock.now()}
-        with autocommitted(self.pool, "cancel", self._watchdog) as conn:
-            return conn.execute(self._sql.cancel, params).rowcount == 1
+        with autocommitted(self.pool, "cancel", self._watchdog) as conn, conn.transaction():
+            if conn.execute(self._sql.cancel, params).rowcount != 1:
+                return False
+            # The job is gone for good: so is the key it held, in the same transaction.
+            conn.execute(self._keys.drop_key, (key,))
+            return True
 
     def prune_archive(self, older_than: timedelta, *, limit: int | None = None) -> int:
         """Deletes the oldest first, in statements of at most 5,000 rows, each committed on
@@ -444,10 +462,27 @@ class PostgresStore:
         cutoff = prune_cutoff(older_than, self.clock.now())
 
         def delete(batch: int) -> int:
-            with autocommitted(self.pool, "prune_archive", self._watchdog) as conn:
+            with (
+                autocommitted(self.pool, "prune_archive", self._watchdog) as conn,
+                conn.transaction(),
+            ):
+                # The keys of the jobs the batch deletes: the same rows, just before.
+                conn.execute(self._keys.prune_keys, (cutoff, batch))
                 return conn.execute(self._sql.prune, (cutoff, batch)).rowcount
 
         return prune_in_batches(delete, prune_limit(limit), PRUNE_BATCH)
+
+    def latest_unique_key(self, prefix: str) -> str | None:
+        """One backward range scan of the key table's primary key (COLLATE "C": code point
+        order)."""
+        key_prefix(prefix)
+        upper = prefix_upper_bound(prefix)
+        with autocommitted(self.pool, "latest_unique_key", self._watchdog) as conn:
+            if upper is None:
+                row = conn.execute(self._keys.latest, (prefix,)).fetchone()
+            else:
+                row = conn.execute(self._keys.latest_bounded, (prefix, upper)).fetchone()
+        return None if row is None else str(row[0])
 
     def _key(self, job_id: str) -> Any | None:
         """The id as the job_id column holds it, or None for a string that can't be one."""
@@ -516,3 +551,8 @@ class PostgresStore:
             f"<PostgresStore job={'.'.join(self.names.job)!r} "
             f"archived_job={'.'.join(self.names.archived_job)!r} pool={self.pool.name!r}>"
         )
+
+
+def _ids(ids: list[str] | list[JobId]) -> list[JobId]:
+    """The ids as JobIds: those of a batch with no unique key were all created."""
+    return [job_id if isinstance(job_id, JobId) else JobId(job_id) for job_id in ids]

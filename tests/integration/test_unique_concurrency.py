@@ -1,0 +1,91 @@
+"""Unique keys under concurrency, on every store with a server or file: threads racing to
+enqueue one key, each in a transaction of its own on a connection of its own, make one job."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, nullcontext
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import proletarian
+from proletarian import JobId
+from proletarian.ports.store import QueueStore
+from proletarian.testing import ManualClock
+from tests.contract.conftest import fixtures_of
+
+THREADS = 8
+ROUNDS = 10
+
+
+@pytest.fixture(params=["postgres", "mysql", "sqlite", "redis"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store(kind: str, tmp_path: Path) -> Iterator[QueueStore]:
+    with fixtures_of(kind).open_store(clock=ManualClock(), tmp_path=tmp_path) as store:
+        yield store
+
+
+def race(store: QueueStore, kind: str, key: str) -> list[JobId]:
+    """THREADS threads enqueue `key` at once, each in its own transaction (committed), and
+    return what each got."""
+    fixtures = fixtures_of(kind)
+    transaction: Callable[[QueueStore], Any] = getattr(
+        fixtures, "caller_transaction", lambda store: nullcontext(None)
+    )
+    barrier = threading.Barrier(THREADS)
+    results: list[JobId] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def enqueue() -> None:
+        try:
+            with ExitStack() as stack:
+                barrier.wait(timeout=30)
+                conn = stack.enter_context(transaction(store))
+                job_id = proletarian.enqueue(store, "t", None, unique_key=key, conn=conn)
+            with lock:
+                results.append(job_id)
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=enqueue) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+def test_racing_enqueues_of_one_new_key_make_one_job(store: QueueStore, kind: str) -> None:
+    """8 threads enqueueing a new key at once in separate transactions: one creates the job,
+    the seven others get its id, and one job exists."""
+    for round_ in range(ROUNDS):
+        results = race(store, kind, f"race:{round_}")
+        assert sum(r.created for r in results) == 1
+        assert len(set(results)) == 1
+    assert sum(s.ready for s in store.stats().values()) == ROUNDS
+
+
+def test_racing_enqueues_taking_over_a_free_key_make_one_job(store: QueueStore, kind: str) -> None:
+    """8 threads enqueueing a key whose holder has finished (the key is free, its row is
+    there): one takes it over, the others get the new job's id."""
+    for round_ in range(ROUNDS):
+        old = proletarian.enqueue(store, "t", None, unique_key="again")
+        claim = store.claim(("default",), worker_id="w")
+        assert claim is not None
+        assert claim.job.id == old
+        claim.succeed()
+        results = race(store, kind, "again")
+        assert sum(r.created for r in results) == 1, round_
+        assert len(set(results)) == 1
+        assert old not in results
+        assert sum(s.ready for s in store.stats().values()) == 1
