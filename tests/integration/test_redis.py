@@ -200,9 +200,11 @@ def test_enqueue_sent_twice_is_written_once(store: RedisStore) -> None:
         0,
         0,
         "",
+        "",
+        0,
     ]
-    assert store._scripts("enqueue", *args) == [1, [b"id-1"]]
-    assert store._scripts("enqueue", *args) == [1, [b"id-1"]]
+    assert store._scripts("enqueue", *args) == [1, [b"id-1"], [1]]
+    assert store._scripts("enqueue", *args) == [1, [b"id-1"], [1]]
     assert store.stats()["default"].ready == 1
     args[2] = "request-2"
     assert store._scripts("enqueue", *args) == [0, b"id-1"]

@@ -26,6 +26,7 @@ NAMES = (
     "enqueue",
     "finish",
     "get",
+    "latest_key",
     "prune",
     "renew",
     "retry",

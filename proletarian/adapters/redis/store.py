@@ -22,8 +22,14 @@ from proletarian.adapters.redis.listener import RedisListener
 from proletarian.adapters.redis.scripts import Scripts, translated
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.errors import ConfigurationError
-from proletarian.core.job import Job, NewJob, QueueStats
+from proletarian.core.job import Job, JobId, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
+from proletarian.core.unique import (
+    first_of_each_key,
+    key_prefix,
+    microseconds,
+    prefix_upper_bound,
+)
 from proletarian.core.urls import query, redact, with_query
 from proletarian.ports.clock import Clock
 from proletarian.ports.ids import JobIdStrategy
@@ -145,12 +151,13 @@ class RedisStore:
 
     # -- enqueue ---------------------------------------------------------------------------
 
-    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> str:
+    def enqueue(self, job: NewJob, *, conn: Any | None = None) -> JobId:
         return self.enqueue_many([job], conn=conn)[0]
 
-    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[str]:
+    def enqueue_many(self, jobs: Sequence[NewJob], *, conn: Any | None = None) -> list[JobId]:
         """All jobs are written by one script: all or none. A call re-sent by redis-py after a
-        dropped connection lost its reply is recognised and not applied twice."""
+        dropped connection lost its reply is recognised and not applied twice. Unique keys
+        are checked and taken in the same script, so two calls can't both take one key."""
         if conn is not None:
             raise ConfigurationError(
                 "RedisStore does not take conn=: Redis is not the application's database, so "
@@ -161,13 +168,16 @@ class RedisStore:
         rows = [encode(job, serializer=self.serializer, ids=self.job_ids, now=now) for job in jobs]
         if not rows:
             return []
+        firsts = first_of_each_key(jobs)
         args: list[str | int] = [micros(now), secrets.token_hex(8)]
-        for row in rows:
+        for index, (job, row) in enumerate(zip(jobs, rows, strict=True)):
             if not row.id:
                 raise ConfigurationError(
                     "RedisStore needs job ids made by the client (such as the default "
                     f"Uuid7Ids), got {row.id!r} from {self.job_ids!r}"
                 )
+            if firsts[index] != index:
+                continue  # an earlier job of this call has its key: it stands for this one
             args += [
                 row.id,
                 row.queue,
@@ -177,11 +187,29 @@ class RedisStore:
                 micros(row.enqueued_at),
                 micros(row.process_at),
                 row.meta,
+                job.unique_key or "",
+                microseconds(job.unique_for),
             ]
-        written, ids = self._call("enqueue", *args)
-        if not int(written):
-            raise ConfigurationError(f"job id {text(ids)!r} already exists")
-        return [text(job_id) for job_id in ids]
+        result = self._call("enqueue", *args)
+        if not int(result[0]):
+            raise ConfigurationError(f"job id {text(result[1])!r} already exists")
+        sent = iter(zip(result[1], result[2], strict=True))
+        ids: list[JobId] = []
+        for index, first in enumerate(firsts):
+            if first != index:
+                ids.append(JobId(ids[first], created=False))
+            else:
+                job_id, created = next(sent)
+                ids.append(JobId(text(job_id), created=bool(int(created))))
+        return ids
+
+    def latest_unique_key(self, prefix: str) -> str | None:
+        """One ZREVRANGEBYLEX on a sorted set of the keys (all scored 0, so ordered by their
+        bytes: code point order), O(log n). Kept beside the key hash, and changed with it in
+        the same scripts."""
+        upper = prefix_upper_bound(key_prefix(prefix))
+        found = self._call("latest_key", prefix, upper or "")
+        return None if found is None else text(found)
 
     # -- claim -----------------------------------------------------------------------------
 

@@ -10,6 +10,11 @@ local PREFIX = ARGV[1]
 local ARCHIVE = PREFIX .. ':archive'  -- sorted set: archived job id by finished_at
 local QUEUES = PREFIX .. ':queues'    -- set: every queue name ever used
 local SEQ = PREFIX .. ':seq'          -- counter: enqueue order, for FIFO among equal scores
+-- Unique jobs: the key table, as a hash of unique key -> id of the job that last took it, and
+-- the same keys in a sorted set (every score 0) for latest_unique_key's lexicographic range.
+-- The holder's job hash has the key and its unique_for (microseconds).
+local UNIQUE = PREFIX .. ':unique'
+local UNIQUE_KEYS = PREFIX .. ':unique:keys'
 
 local function job_key(id) return PREFIX .. ':job:' .. id end
 local function ready_key(queue) return PREFIX .. ':ready:' .. queue end
@@ -69,10 +74,32 @@ local function release(job, id, queue, token)
   redis.call('HSET', job, 'outcome_by', token)
 end
 
--- Delete an archived job and its count.
+-- Remove the key a job holds (`key` read from its hash), if it still holds it: the job is
+-- gone for good (cancelled, pruned or trimmed from the archive).
+local function drop_key(id, key)
+  if key and redis.call('HGET', UNIQUE, key) == id then
+    redis.call('HDEL', UNIQUE, key)
+    redis.call('ZREM', UNIQUE_KEYS, key)
+  end
+end
+
+-- Delete an archived job and its count (and the key it holds).
 local function forget(id)
   local job = job_key(id)
-  local f = redis.call('HMGET', job, 'queue', 'status')
+  local f = redis.call('HMGET', job, 'queue', 'status', 'unique_key')
   if f[1] and f[2] then redis.call('HINCRBY', count_key(f[2]), f[1], -1) end
+  drop_key(id, f[3])
   redis.call('DEL', job)
+end
+
+-- The id of the job holding `key` at `now`, or false when the key is free: its holder is
+-- neither queued (a hash with no status) nor archived less than its unique_for ago.
+local function key_holder(key, now)
+  local id = redis.call('HGET', UNIQUE, key)
+  if not id then return false end
+  local f = redis.call('HMGET', job_key(id), 'queue', 'status', 'finished_at', 'unique_for')
+  if not f[1] then return false end
+  if not f[2] then return id end
+  if tonumber(f[3]) > now - tonumber(f[4] or 0) then return id end
+  return false
 end
