@@ -132,6 +132,7 @@ PAGES: dict[str, Page] = {
     "docs/getting-started.md": Page(servers=("postgres",)),
     "docs/concepts.md": Page(servers=("postgres",), prelude=POSTGRES + ACCOUNT_PG),
     "docs/handlers.md": Page(prelude="store = MemoryStore()"),
+    "docs/unique-jobs.md": Page(servers=("postgres",), prelude=POSTGRES),
     "docs/operations.md": Page(servers=("postgres",), prelude=POSTGRES, env={"URL": "{pg}"}),
     "docs/testing.md": Page(
         prelude="""

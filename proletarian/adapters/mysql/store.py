@@ -204,7 +204,8 @@ class MySQLStore:
         never committed or rolled back here. One INSERT for up to 1,000 jobs (and about a MiB
         of payload); on MySQL with DatabaseIds, one per job, to read each generated id.
 
-        Jobs with a unique key take it first, each in a few statements (see `_take_key`),
+        Jobs with a unique key take it first, each in two to four statements (the key row is
+        inserted or locked, then its holder checked),
         then the jobs that took theirs (or have none) are inserted as above."""
         check_conn(conn, Connection, "MySQLStore")
         now = self.clock.now()
