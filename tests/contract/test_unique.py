@@ -238,3 +238,15 @@ def test_pruning_a_job_removes_its_key(store: QueueStore, clock: ManualClock) ->
     assert store.latest_unique_key("a:") == "a:1"
     assert store.prune_archive(timedelta(days=1)) == 1
     assert store.latest_unique_key("a:") is None
+
+
+def test_unique_for_is_exact_to_the_microsecond(store: QueueStore, clock: ManualClock) -> None:
+    """unique_for ends exactly unique_for after the holder finished, also when it finished a
+    few microseconds before a whole second (SQLite's strftime would round that up)."""
+    clock.advance(timedelta(microseconds=(999_900 - clock.now().microsecond) % 1_000_000))
+    first = proletarian.enqueue(store, "t", None, unique_key="k", unique_for=timedelta(seconds=1))
+    claim_one(store).succeed()
+    clock.advance(timedelta(seconds=1) - timedelta(microseconds=1))
+    assert proletarian.enqueue(store, "t", None, unique_key="k") == first
+    clock.advance(timedelta(microseconds=1))
+    assert proletarian.enqueue(store, "t", None, unique_key="k").created

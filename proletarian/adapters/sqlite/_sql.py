@@ -92,9 +92,11 @@ _QUOTED_NAME = re.compile(r'"(archived_job|job)(_\w+)?"')
 
 def micros_of(column: str) -> str:
     """SQL for a time column (text, see `to_text`) as integer microseconds since the epoch:
-    exact, where julianday() arithmetic is not."""
+    exact, where julianday() arithmetic is not. The whole seconds are read without the
+    fraction: strftime('%s') rounds a time with one (to milliseconds, so .9996 s counts as the
+    next second)."""
     return (
-        f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000000 "
+        f"(CAST(strftime('%s', substr({column}, 1, 19)) AS INTEGER) * 1000000 "
         f"+ CAST(substr({column}, 21, 6) AS INTEGER))"
     )
 
