@@ -223,15 +223,13 @@ class MySQLStore:
             return [JobId(job_id) for job_id in self._write(rows, conn)]
         if conn is not None:
             with translate(self._where, "enqueue"):
-                return self._enqueue_keyed(conn, jobs, rows, now)
+                return self._enqueue_keyed(conn, jobs, rows, now, commit=False)
         with self._connection("enqueue") as own:
             try:
-                ids = self._enqueue_keyed(own, jobs, rows, now)
-                own.commit()
+                return self._enqueue_keyed(own, jobs, rows, now, commit=True)
             except BaseException:
                 own.rollback()
                 raise
-            return ids
 
     def _write(self, rows: list[Row], conn: Connection | None) -> list[str]:
         keys = None if self._keys.generated else [self._key(row) for row in rows]
@@ -248,10 +246,17 @@ class MySQLStore:
         return generated if keys is None else [self._keys.text(key) for key in keys]
 
     def _enqueue_keyed(
-        self, conn: Connection, jobs: Sequence[NewJob], rows: list[Row], now: datetime
+        self,
+        conn: Connection,
+        jobs: Sequence[NewJob],
+        rows: list[Row],
+        now: datetime,
+        *,
+        commit: bool,
     ) -> list[JobId]:
         """Take each key (its first job's, in this call), then insert in one go the jobs that
-        took theirs or have none. Runs in `conn`'s transaction; commits nothing."""
+        took theirs or have none. Runs in `conn`'s transaction; commits it only if `commit`
+        (with the insert, in its round trip)."""
         firsts = first_of_each_key(jobs)
         ids: list[JobId] = []
         written: list[Row] = []
@@ -268,7 +273,9 @@ class MySQLStore:
             written.append(row)
         if written:
             values = [[self._key(row), *self._values(row)] for row in written]
-            self._insert(conn, _batches(written, values), commit=False)
+            self._insert(conn, _batches(written, values), commit=commit)
+        elif commit:
+            conn.commit()
         return ids
 
     def _take_key(self, conn: Connection, job: NewJob, row: Row, now: datetime) -> str | None:

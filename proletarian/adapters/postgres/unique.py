@@ -188,6 +188,8 @@ class KeyedEnqueue:
         return keyed_enqueue(self.sql, row, key=key, unique_for=unique_for, channel=self.channel)
 
     def run(self, conn: psycopg.Connection[Any]) -> list[JobId]:
+        if conn.autocommit and self.keyless is None and len(self.keyed) == 1:
+            return self._run_one(conn)
         ids: dict[int, JobId] = {}
         cursor = conn.cursor(row_factory=tuple_row)
         with conn.transaction() if conn.autocommit else contextlib.nullcontext():
@@ -203,6 +205,28 @@ class KeyedEnqueue:
                 except StopIteration as done:
                     ids[index] = _job_id(row, done.value)
         return self._ids(ids)
+
+    def _run_one(self, conn: psycopg.Connection[Any]) -> list[JobId]:
+        """One keyed job on an autocommit connection: the first statement runs on its own,
+        committed in its round trip when it takes a new key (the common case: one round trip
+        instead of three); it writes nothing otherwise, and the steps that lock and take over
+        an existing key then run in a transaction."""
+        ((index, row, key, unique_for),) = self.keyed
+        cursor = conn.cursor(row_factory=tuple_row)
+        steps = self._steps(row, key, unique_for)
+        query, params = next(steps)
+        try:
+            query, params = steps.send(cursor.execute(query, params).fetchone())
+        except StopIteration as done:
+            return self._ids({index: _job_id(row, done.value)})
+        # The end of the steps is caught inside the block: an exception leaving it rolls back.
+        with conn.transaction():
+            try:
+                while True:
+                    query, params = steps.send(cursor.execute(query, params).fetchone())
+            except StopIteration as done:
+                holder = done.value
+        return self._ids({index: _job_id(row, holder)})
 
     async def run_async(self, conn: psycopg.AsyncConnection[Any]) -> list[JobId]:
         ids: dict[int, JobId] = {}
