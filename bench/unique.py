@@ -9,7 +9,8 @@ thread, in four cases, and a Markdown table of the results.
   comes back);
 * free key: every call has a key whose holder succeeded (the key row is taken over).
 
-Each case runs `--rounds` times over emptied storage; the table has the median rate. Needs
+Each case runs `--rounds` times over emptied storage, the cases taking turns; the table has the
+median rate. Needs
 only the dev extras (not the peers of bench/run.py), and the servers of bench/common.py (the
 same PROLETARIAN_BENCH_* variables).
 """
@@ -147,9 +148,15 @@ def main() -> None:
     print("| store | " + " | ".join(CASES) + " |")
     print("|---|" + "---:|" * len(CASES))
     for kind in kinds:
+        # The cases take turns within each round, so a busy moment of a shared machine weighs
+        # on all of them rather than on one.
+        rates: dict[str, list[float]] = {case: [] for case in CASES}
+        for _ in range(args.rounds):
+            for case in CASES:
+                rates[case].append(run_case(kind, case, args.jobs))
         cells = []
         for case in CASES:
-            rate = statistics.median(run_case(kind, case, args.jobs) for _ in range(args.rounds))
+            rate = statistics.median(rates[case])
             cells.append(f"{rate:,.0f} ({1e6 / rate:,.0f})")
         print(f"| {kind} | " + " | ".join(cells) + " |", flush=True)
 

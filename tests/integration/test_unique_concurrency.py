@@ -111,3 +111,39 @@ def test_racing_enqueues_taking_over_a_free_key_make_one_job(
         assert len(set(results)) == 1
         assert old not in results
         assert sum(s.ready for s in store.stats().values()) == 1
+
+
+def test_batches_taking_keys_in_opposite_orders_do_not_deadlock(
+    store: QueueStore, kind: str, via: str
+) -> None:
+    """Two enqueue_many calls with the same new keys in opposite orders, at once: the keys are
+    taken in key order, so one call waits for the other (no deadlock), and each key makes one
+    job."""
+    transaction: Callable[[QueueStore], Any] = lambda store: nullcontext(None)  # noqa: E731
+    if via == "caller":
+        transaction = fixtures_of(kind).caller_transaction
+    errors: list[BaseException] = []
+    results: list[list[JobId]] = []
+    for round_ in range(ROUNDS):
+        keys = [f"a:{round_}", f"b:{round_}", f"c:{round_}"]
+        barrier = threading.Barrier(2)
+
+        def enqueue(order: list[str], barrier: threading.Barrier) -> None:
+            try:
+                barrier.wait(timeout=30)
+                with transaction(store) as conn:
+                    jobs = [proletarian.NewJob("t", None, unique_key=key) for key in order]
+                    results.append(proletarian.enqueue_many(store, jobs, conn=conn))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=enqueue, args=(order, barrier)) for order in (keys, keys[::-1])
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not errors, errors
+    assert sum(s.ready for s in store.stats().values()) == 3 * ROUNDS
+    assert sum(job_id.created for ids in results for job_id in ids) == 3 * ROUNDS

@@ -258,19 +258,25 @@ class MySQLStore:
         took theirs or have none. Runs in `conn`'s transaction; commits it only if `commit`
         (with the insert, in its round trip)."""
         firsts = first_of_each_key(jobs)
+        # In key order: two calls taking the same keys lock them in the same order, so they
+        # wait for each other instead of deadlocking.
+        keyed = sorted(
+            (job.unique_key, index)
+            for index, job in enumerate(jobs)
+            if job.unique_key is not None and firsts[index] == index
+        )
+        holders = {index: self._take_key(conn, jobs[index], rows[index], now) for _, index in keyed}
         ids: list[JobId] = []
         written: list[Row] = []
-        for index, (job, row) in enumerate(zip(jobs, rows, strict=True)):
+        for index, row in enumerate(rows):
+            holder = holders.get(index)
             if firsts[index] != index:
                 ids.append(JobId(ids[firsts[index]], created=False))
-                continue
-            if job.unique_key is not None:
-                holder = self._take_key(conn, job, row, now)
-                if holder is not None:
-                    ids.append(JobId(holder, created=False))
-                    continue
-            ids.append(JobId(str(row.id)))
-            written.append(row)
+            elif holder is not None:
+                ids.append(JobId(holder, created=False))
+            else:
+                ids.append(JobId(str(row.id)))
+                written.append(row)
         if written:
             values = [[self._key(row), *self._values(row)] for row in written]
             self._insert(conn, _batches(written, values), commit=commit)

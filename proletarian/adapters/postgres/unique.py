@@ -262,10 +262,17 @@ def prepare_keyed(
     """The plan for a batch where some jobs have a unique key (ids made by the client)."""
     firsts = tuple(first_of_each_key(jobs))
     keyless_at = tuple(i for i, job in enumerate(jobs) if job.unique_key is None)
+    # In key order: two batches taking the same keys lock them in the same order, so they
+    # wait for each other instead of deadlocking.
     keyed = tuple(
-        (i, rows[i], job.unique_key, microseconds(job.unique_for))
-        for i, job in enumerate(jobs)
-        if job.unique_key is not None and firsts[i] == i
+        sorted(
+            (
+                (i, rows[i], job.unique_key, microseconds(job.unique_for))
+                for i, job in enumerate(jobs)
+                if job.unique_key is not None and firsts[i] == i
+            ),
+            key=lambda item: item[2],
+        )
     )
     keyless = prepare(statements, [rows[i] for i in keyless_at], bigint_ids=False, channel=channel)
     return KeyedEnqueue(
