@@ -108,8 +108,8 @@ class QueueWorker:
 
     # One lock (_lock) guards the worker's state; decisions are taken under it, I/O outside it.
 
-    # The handler's shape follows handler_mode. Keep the keyword options of the two overloads
-    # and of the implementation the same.
+    # The handler's shape follows handler_mode. The two overloads and the implementation take
+    # the same keyword options, those of WorkerOptions plus the ports (a unit test checks it).
     @overload
     def __init__(
         self,
