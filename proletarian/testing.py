@@ -1,4 +1,7 @@
-"""Helpers for testing applications and workers: a capturing event log and a manual clock."""
+"""Helpers for testing applications and workers: the stores for tests (`MemoryStore`, a full
+store in memory; `NullStore`, which records calls and keeps nothing), a manual clock and a
+capturing event log. The stores and the clock are the adapters' own classes, also importable
+from `proletarian.adapters.memory`, `.null` and `.clocks`."""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from proletarian.adapters.clocks import ManualClock
+from proletarian.adapters.memory import MemoryStore
+from proletarian.adapters.null import NullStore
 
-__all__ = ["CapturingLog", "ManualClock"]
+__all__ = ["CapturingLog", "ManualClock", "MemoryStore", "NullStore"]
 
 
 class CapturingLog:

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from proletarian.core.errors import ConfigurationError
 from proletarian.core.job import Job, JobError
 from proletarian.core.policy import RetryPolicy
 
@@ -63,17 +62,3 @@ def admit(job: Job, max_abandons: int) -> Fail | None:
             ),
         )
     )
-
-
-def check_duration(value: timedelta | None, *, what: str) -> timedelta | None:
-    """A timeout: None (no limit) or a positive timedelta."""
-    if value is not None and (not isinstance(value, timedelta) or value <= timedelta(0)):
-        raise ConfigurationError(f"{what} must be a positive timedelta or None, got {value!r}")
-    return value
-
-
-def check_max_abandons(value: int) -> int:
-    """The abandon limit: how many attempts without an outcome a job may have; 1 or more."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"max_abandons must be an int >= 1, got {value!r}")
-    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from proletarian.core.errors import ConfigurationError
 
@@ -89,3 +90,11 @@ def label(value: str, *, what: str) -> str:
             "with no leading or trailing whitespace"
         )
     return value
+
+
+def queue_names(queue: str | Sequence[str]) -> tuple[str, ...]:
+    """One queue name, or several in order, as a tuple of checked names; at least one."""
+    names = (queue,) if isinstance(queue, str) else tuple(queue)
+    if not names:
+        raise ConfigurationError("queue must name at least one queue")
+    return tuple(label(name, what="queue") for name in names)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, overload
 
-from proletarian.core.decisions import check_duration
+from proletarian.core.checks import optional_duration
 from proletarian.core.errors import ConfigurationError, UnknownJobType
 from proletarian.core.job import Job
 from proletarian.core.names import label
@@ -81,7 +81,7 @@ class Handlers:
             with_context: Call the function with `(job, ctx)` instead of the payload alone.
         """
         label(job_type, what="job type")
-        check_duration(timeout, what="timeout")
+        optional_duration(timeout, what="timeout")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError(f"retry must be a RetryPolicy, got {retry!r}")
         if job_type in self._functions:

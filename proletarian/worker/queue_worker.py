@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import itertools
-import os
 import random
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,11 +12,8 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal, overload
 
-from proletarian.core.decisions import check_duration, check_max_abandons
-from proletarian.core.errors import ClaimLost, ConfigurationError, ProletarianError, StoreError
-from proletarian.core.names import label
+from proletarian.core.errors import ClaimLost, ProletarianError, StoreError
 from proletarian.core.policy import RetryPolicy
-from proletarian.core.signatures import written_for
 from proletarian.ports.clock import Clock
 from proletarian.ports.events import EventLog
 from proletarian.ports.store import BatchClaimer, Claim, Notifier, QueueStore
@@ -33,9 +26,11 @@ from proletarian.worker.context import (
     OnFailed,
     RetryFunction,
 )
+from proletarian.worker.dispatch import job_call
 from proletarian.worker.handlers import Handlers
 from proletarian.worker.heartbeat import Heartbeat
 from proletarian.worker.log import guarded, logging_events
+from proletarian.worker.options import WorkerOptions
 from proletarian.worker.runner import Runner, give_back
 from proletarian.worker.watch import Run, Watch
 
@@ -113,8 +108,8 @@ class QueueWorker:
 
     # One lock (_lock) guards the worker's state; decisions are taken under it, I/O outside it.
 
-    # The handler's shape follows handler_mode. Keep the keyword options of the two overloads
-    # and of the implementation the same.
+    # The handler's shape follows handler_mode. The two overloads and the implementation take
+    # the same keyword options, those of WorkerOptions plus the ports (a unit test checks it).
     @overload
     def __init__(
         self,
@@ -185,77 +180,37 @@ class QueueWorker:
         timeout: timedelta | None = None,
         timeout_grace: timedelta = timedelta(seconds=30),
     ) -> None:
-        self.queues = _queues(queue)
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ConfigurationError(f"threads must be an int >= 1, got {threads!r}")
-        for name, value in (
-            ("polling_interval", polling_interval),
-            ("shutdown_timeout", shutdown_timeout),
-            ("timeout_grace", timeout_grace),
-        ):
-            if not isinstance(value, timedelta) or value <= timedelta(0):
-                raise ConfigurationError(f"{name} must be a positive timedelta, got {value!r}")
-        if handler_mode not in ("default", "advanced"):
-            raise ConfigurationError(
-                f"handler_mode must be 'default' or 'advanced', got {handler_mode!r}"
-            )
-        if not callable(handler):
-            raise ConfigurationError(f"handler must be callable, got {handler!r}")
-        if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
-            getattr(handler, "__call__", None)  # noqa: B004
-        ):
-            raise ConfigurationError(
-                "handler is an async function; the threaded worker needs a plain function"
-            )
-        # A handler written for the other mode would fail every job (see core/signatures.py).
-        written = None if isinstance(handler, Handlers) else written_for(handler)
-        if written is not None and written[0] != handler_mode:
-            raise ConfigurationError(
-                f"handler takes ({written[1]}), the {written[0]} mode's arguments; "
-                f"pass handler_mode={written[0]!r}"
-            )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigurationError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        if batch_size > 1 and not isinstance(store, BatchClaimer):
-            raise ConfigurationError(
-                f"batch_size={batch_size} needs a store that claims batches; "
-                f"{type(store).__name__} does not (use batch_size=1)"
-            )
-        check_duration(timeout, what="timeout")
-        if batch_size > 1 and (
-            timeout is not None or (isinstance(handler, Handlers) and handler.has_timeouts)
-        ):
-            raise ConfigurationError(
-                "timeouts need batch_size=1: a batch shares one transaction, so one of its jobs "
-                "can't be cut alone"
-            )
-        if retry is not None and not isinstance(retry, RetryPolicy) and not callable(retry):
-            raise ConfigurationError(
-                "retry must be a RetryPolicy, a function (job, exc) -> RetryPolicy, or None; "
-                f"got {retry!r}"
-            )
-        self.store = store
-        self.threads = threads
-        self.batch_size = batch_size
-        self._batcher = store if batch_size > 1 and isinstance(store, BatchClaimer) else None
-        self.polling_interval = polling_interval
-        self.shutdown_timeout = shutdown_timeout
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._log: EventLog = guarded(log) if log is not None else logging_events
-        self._runner = Runner(
-            handler=handler,
-            mode="advanced" if isinstance(handler, Handlers) else handler_mode,
+        self._options = WorkerOptions(
+            queues=queue,
+            threads=threads,
+            polling_interval=polling_interval,
+            shutdown_timeout=shutdown_timeout,
+            timeout_grace=timeout_grace,
+            timeout=timeout,
+            batch_size=batch_size,
+            max_abandons=max_abandons,
             retry=retry,
             on_failed=on_failed,
-            middleware=tuple(middleware),
+            middleware=middleware,
+            worker_id=worker_id,
+        )
+        registry = handler if isinstance(handler, Handlers) else None
+        call = job_call(handler, handler_mode, self._options.middleware)
+        self._options.check_fit(
+            store, timeouts_per_type=registry is not None and registry.has_timeouts
+        )
+        self.store = store
+        self._batcher = store if batch_size > 1 and isinstance(store, BatchClaimer) else None
+        self._log: EventLog = guarded(log) if log is not None else logging_events
+        self._runner = Runner(
+            call=call,
+            registry=registry,
+            options=self._options,
             clock=clock or store.clock,
             log=self._log,
             jitter=jitter or random.random,
-            max_abandons=check_max_abandons(max_abandons),
-            timeout=timeout,
             interrupt=self._stop_claiming,
         )
-        self.timeout_grace = timeout_grace
         self._lock = threading.Lock()
         self._wakeup = threading.Condition(self._lock)  # idle threads wait here
         self._changed = threading.Condition(self._lock)  # wait_idle() waits here
@@ -314,7 +269,7 @@ class QueueWorker:
             threads = list(self._threads.values())
         self._watch.stop_all()
         self._heartbeat.wake()
-        deadline = time.monotonic() + (timeout or self.shutdown_timeout).total_seconds()
+        deadline = time.monotonic() + (timeout or self._options.shutdown_timeout).total_seconds()
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         stragglers = [t.name for t in threads if t.is_alive()]
@@ -352,6 +307,18 @@ class QueueWorker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    @property
+    def worker_id(self) -> str:
+        return self._options.worker_id
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        return self._options.queues
+
+    @property
+    def threads(self) -> int:
+        return self._options.threads
 
     @property
     def stopping(self) -> bool:
@@ -420,14 +387,14 @@ class QueueWorker:
         ctx = JobContext(claim=claim, stopping=run.stopping, worker_id=worker_id, deadline=deadline)
         if thread != CALLER and self._stopping.is_set():
             run.stopping.set()
-        self._watch.begin(run, self.timeout_grace)
+        self._watch.begin(run, self._options.timeout_grace)
         try:
             self._runner.run(claim, ctx, run.take_end)
         finally:
             self._watch.end(run)
 
     def _process_batch(self, store: BatchClaimer, worker_id: str, thread: int) -> int:
-        claims = store.claim_batch(self.queues, worker_id=worker_id, limit=self.batch_size)
+        claims = store.claim_batch(self.queues, worker_id=worker_id, limit=self._options.batch_size)
         if claims and thread != CALLER:
             if self._stopping.is_set():
                 give_back(claims)
@@ -573,7 +540,8 @@ class QueueWorker:
         self._changed.notify_all()
         try:
             if not self._stopping.is_set():
-                self._wakeup.wait(self.polling_interval.total_seconds() if poller else None)
+                interval = self._options.polling_interval.total_seconds()
+                self._wakeup.wait(interval if poller else None)
         finally:
             self._idle -= 1
             self._waking = max(self._waking - 1, 0)
@@ -583,7 +551,7 @@ class QueueWorker:
     def _listen(self, store: Notifier, stopping: threading.Event) -> None:
         backoff = MIN_STORE_BACKOFF
         # Bounded waits so a stopped run's listener exits soon; waiting costs no query.
-        wait = min(self.polling_interval.total_seconds(), 1.0)
+        wait = min(self._options.polling_interval.total_seconds(), 1.0)
         while not stopping.is_set():
             try:
                 listener = store.listen(self.queues)
@@ -636,10 +604,3 @@ class QueueWorker:
             f"<QueueWorker queue={queue!r} threads={self.threads} busy={self._busy} "
             f"stopping={self._stopping.is_set()}>"
         )
-
-
-def _queues(queue: str | Sequence[str]) -> tuple[str, ...]:
-    names = (queue,) if isinstance(queue, str) else tuple(queue)
-    if not names:
-        raise ConfigurationError("queue must name at least one queue")
-    return tuple(label(name, what="queue") for name in names)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +21,6 @@ import attrs
 from proletarian.core.decisions import Decision, Fail, RetryAt, Succeed, admit, decide
 from proletarian.core.errors import (
     ClaimLost,
-    ConfigurationError,
     JobAbandoned,
     JobTimeout,
     SerializationError,
@@ -34,14 +33,9 @@ from proletarian.core.policy import NO_RETRY, RetryPolicy
 from proletarian.ports.clock import Clock
 from proletarian.ports.events import EventLog
 from proletarian.ports.store import Claim, Renewable
-from proletarian.worker.context import (
-    HandlerMode,
-    JobContext,
-    Middleware,
-    OnFailed,
-    RetryFunction,
-)
+from proletarian.worker.context import CallNext, JobContext
 from proletarian.worker.handlers import Handlers
+from proletarian.worker.options import WorkerOptions
 
 # Waits between attempts to send an outcome a leased claim could not send (store unreachable).
 OUTCOME_RETRY_FIRST = 0.05
@@ -72,18 +66,20 @@ def _rendered(render: Callable[[], str], exc: BaseException, what: str) -> str:
 
 @attrs.frozen(kw_only=True)
 class Runner:
-    """Everything needed to run a claim to its outcome. Stateless, shared by worker threads."""
+    """Everything needed to run a claim to its outcome. Stateless, shared by worker threads.
 
-    handler: Any
-    mode: HandlerMode
-    retry: RetryPolicy | RetryFunction | None
-    on_failed: OnFailed | None
-    middleware: Sequence[Middleware]
+    Attributes:
+        call: The handler under its middleware (see dispatch.job_call).
+        registry: The handler when it is a `Handlers` registry, whose retry policies and
+            timeouts per job type come before the options'.
+    """
+
+    call: CallNext
+    registry: Handlers | None
+    options: WorkerOptions
     clock: Clock
     log: EventLog
     jitter: Callable[[], float]
-    max_abandons: int
-    timeout: timedelta | None
     interrupt: Callable[[], None]
 
     def run(self, claim: Claim, ctx: JobContext, end: Callable[[], bool] = _own) -> None:
@@ -130,11 +126,11 @@ class Runner:
         self._conclude(claim, job, self._decide_error(job, exc), exc, data)
 
     def timeout_for(self, job: Job) -> timedelta | None:
-        if isinstance(self.handler, Handlers):
-            per_type = self.handler.timeout_for(job.job_type)
+        if self.registry is not None:
+            per_type = self.registry.timeout_for(job.job_type)
             if per_type is not None:
                 return per_type
-        return self.timeout
+        return self.options.timeout
 
     def _attempt(
         self, claim: Claim, job: Job, ctx: JobContext, data: dict[str, Any]
@@ -143,7 +139,7 @@ class Runner:
         exception behind it (None on success)."""
         if claim.decode_error is not None:
             return Fail(error=claim.decode_error), SerializationError(claim.decode_error.message)
-        refused = admit(job, self.max_abandons)
+        refused = admit(job, self.options.max_abandons)
         if refused is not None:
             self.log("job_abandoned", {**data, "error": refused.error.message})
             return refused, JobAbandoned(refused.error.message)
@@ -268,40 +264,23 @@ class Runner:
 
     def _call(self, job: Job, ctx: JobContext) -> Exception | None:
         try:
-            call_next = self._innermost
-            for middleware in reversed(self.middleware):
-                call_next = _wrap(middleware, call_next)
-            call_next(job, ctx)
+            self.call(job, ctx)
         except Exception as exc:
             return exc
         return None
 
-    def _innermost(self, job: Job, ctx: JobContext) -> None:
-        if isinstance(self.handler, Handlers):
-            result = self.handler.dispatch(job, ctx)
-        elif self.mode == "advanced":
-            result = self.handler(job, ctx)
-        else:
-            result = self.handler(job.job_type, job.payload)
-        if hasattr(result, "__await__"):
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-            raise ConfigurationError(
-                "the handler returned an awaitable; the threaded worker needs a plain function"
-            )
-
     def _policy(self, job: Job, exc: BaseException) -> RetryPolicy:
-        if isinstance(self.handler, Handlers):
-            per_type = self.handler.retry_for(job.job_type)
+        if self.registry is not None:
+            per_type = self.registry.retry_for(job.job_type)
             if per_type is not None:
                 return per_type
-        if self.retry is None:
+        retry = self.options.retry
+        if retry is None:
             return NO_RETRY
-        if isinstance(self.retry, RetryPolicy):
-            return self.retry
+        if isinstance(retry, RetryPolicy):
+            return retry
         try:
-            policy = self.retry(job, exc)
+            policy = retry(job, exc)
         except Exception as error:
             self.log("retry_function_error", {**_event_data(job), **_error_data(error_of(error))})
             return NO_RETRY
@@ -316,10 +295,11 @@ class Runner:
         return policy
 
     def _after_failure(self, job: Job, exc: BaseException, base: Mapping[str, Any]) -> None:
-        if self.on_failed is None:
+        on_failed = self.options.on_failed
+        if on_failed is None:
             return
         try:
-            self.on_failed(job, exc)
+            on_failed(job, exc)
         except Exception as error:
             self.log("on_failed_error", {**base, **_error_data(error_of(error))})
 
@@ -329,13 +309,6 @@ def give_back(claims: Iterable[Claim]) -> None:
     for claim in claims:
         with contextlib.suppress(StoreError):
             claim.abandon()
-
-
-def _wrap(middleware: Middleware, call_next: Callable[[Job, JobContext], None]) -> Any:
-    def call(job: Job, ctx: JobContext) -> None:
-        middleware(job, ctx, call_next)
-
-    return call
 
 
 def _event_data(job: Job, ctx: JobContext | None = None) -> dict[str, Any]:

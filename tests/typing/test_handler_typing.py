@@ -38,6 +38,9 @@ def good_calls(loaded: Any, mode: Any) -> None:
     QueueWorker(store, handlers, handler_mode="advanced")
     # A handler and mode known only at run time (as the CLI loads them).
     QueueWorker(store, loaded, handler_mode=mode)
+    # The options are typed alike in both modes.
+    QueueWorker(store, handle_default, retry=lambda job, exc: None, on_failed=lambda job, exc: 1)
+    QueueWorker(store, handle_advanced, handler_mode="advanced", retry=RetryPolicy(retries=1))
 
 
 def bad_calls(mode: HandlerMode) -> None:
@@ -52,6 +55,9 @@ def bad_calls(mode: HandlerMode) -> None:
     # A mode chosen at run time with a precisely typed handler: cast the handler, or pick
     # the literal mode in each branch.
     QueueWorker(store, handle_default, handler_mode=mode)  # type: ignore[arg-type]
+    # Bad options, in either mode.
+    QueueWorker(store, handle_default, threads="4")  # type: ignore[call-overload]
+    QueueWorker(store, handle_advanced, handler_mode="advanced", retry=3)  # type: ignore[call-overload]
 
 
 def registry() -> None:

@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proletarian import ConfigurationError, JobError, NewJob, Priority, RetryPolicy
-from proletarian.core.decisions import Fail, RetryAt, Succeed, admit, check_max_abandons, decide
+from proletarian.core.checks import optional_duration, positive_duration, positive_int
+from proletarian.core.decisions import Fail, RetryAt, Succeed, admit, decide
 from proletarian.core.job import (
     MAX_ERROR_MESSAGE,
     MAX_ERROR_TRACEBACK,
@@ -138,10 +139,22 @@ def test_admit_refuses_a_job_abandoned_max_abandons_times() -> None:
 
 
 @pytest.mark.parametrize("value", [0, -1, True, 2.5, "3"])
-def test_bad_abandon_limits_are_refused(value: object) -> None:
-    """max_abandons must be an int of 1 or more."""
+def test_bad_counts_are_refused(value: object) -> None:
+    """A count (max_abandons, threads, batch_size) must be an int of 1 or more; the error names
+    the option."""
     with pytest.raises(ConfigurationError, match="max_abandons must be an int >= 1"):
-        check_max_abandons(value)  # type: ignore[arg-type]
+        positive_int(value, what="max_abandons")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [timedelta(0), timedelta(seconds=-1), 5, None])
+def test_bad_durations_are_refused(value: object) -> None:
+    """A duration option must be a positive timedelta; a limit may also be None."""
+    with pytest.raises(ConfigurationError, match="grace must be a positive timedelta, got"):
+        positive_duration(value, what="grace")  # type: ignore[arg-type]
+    if value is not None:
+        with pytest.raises(ConfigurationError, match="limit must be a positive timedelta or None"):
+            optional_duration(value, what="limit")  # type: ignore[arg-type]
+    assert optional_duration(None, what="limit") is None
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,18 @@ def test_all_is_the_reviewed_list() -> None:
     assert all(hasattr(proletarian, name) for name in proletarian.__all__)
 
 
+def test_testing_helpers_are_the_reviewed_list() -> None:
+    """proletarian.testing offers exactly these helpers; its stores and clock are the adapters'
+    own classes, so either import path gives the same one."""
+    from proletarian import testing
+    from proletarian.adapters import clocks, memory, null
+
+    assert testing.__all__ == ["CapturingLog", "ManualClock", "MemoryStore", "NullStore"]
+    assert testing.MemoryStore is memory.MemoryStore
+    assert testing.NullStore is null.NullStore
+    assert testing.ManualClock is clocks.ManualClock
+
+
 def test_import_loads_no_adapter_and_no_driver() -> None:
     """`import proletarian` loads no store adapter and no database driver."""
     code = (

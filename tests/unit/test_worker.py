@@ -308,6 +308,8 @@ def test_handler_returning_an_awaitable_fails_the_job(store: MemoryStore) -> Non
         ({"queue": ""}, "queue"),
         ({"queue": []}, "at least one queue"),
         ({"polling_interval": timedelta(0)}, "polling_interval"),
+        ({"shutdown_timeout": 10}, "shutdown_timeout must be a positive timedelta"),
+        ({"max_abandons": 0}, "max_abandons must be an int >= 1"),
         ({"handler_mode": "fancy"}, "handler_mode"),
         ({"retry": 3}, "retry must be"),
     ],

@@ -20,6 +20,7 @@ from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.memory.claim import MemoryClaim, lease_job
 from proletarian.adapters.memory.state import KeyEntry, Record, State, to_job
 from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core.checks import positive_duration
 from proletarian.core.errors import ConfigurationError, SerializationError
 from proletarian.core.job import Job, JobId, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
@@ -68,8 +69,7 @@ class MemoryStore:
         clock: Clock | None = None,
         lease: timedelta = DEFAULT_LEASE,
     ) -> None:
-        if not isinstance(lease, timedelta) or lease <= timedelta(0):
-            raise ConfigurationError(f"lease must be a positive timedelta, got {lease!r}")
+        positive_duration(lease, what="lease")
         self.serializer: Serializer = serializer or JsonSerializer()
         self.job_ids: JobIdStrategy = job_ids or Uuid7Ids()
         self.clock: Clock = clock or SystemClock()

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pymysql.err import MySQLError
 
 from proletarian.adapters.mysql._driver import Connection, is_connection_error, is_in_step
+from proletarian.core.checks import positive_int
 from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
 
 # A connection idle for longer than this is pinged before it is handed out: servers, proxies
@@ -30,8 +31,7 @@ class ConnectionPool:
     def __init__(
         self, connect: Callable[[], Connection], *, size: int, timeout: float, where: str
     ) -> None:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ConfigurationError(f"pool_size must be an int >= 1, got {size!r}")
+        positive_int(size, what="pool_size")
         if not isinstance(timeout, int | float) or timeout <= 0:
             raise ConfigurationError(f"pool_timeout must be a positive number, got {timeout!r}")
         self.size = size

@@ -43,6 +43,7 @@ from proletarian.adapters.postgres.statements import Statements, server_definiti
 from proletarian.adapters.postgres.unique import KeyedEnqueue, KeyStatements, prepare_keyed
 from proletarian.adapters.postgres.urls import POOL_DEFAULTS, pool_settings, split_url
 from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core.checks import optional_duration, positive_int
 from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.job import Job, JobId, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
@@ -133,9 +134,7 @@ class PostgresStore:
             if server_prepared
             else None
         )
-        if lease is not None and (not isinstance(lease, timedelta) or lease <= timedelta(0)):
-            raise ConfigurationError(f"lease must be a positive timedelta or None, got {lease!r}")
-        self.lease = lease
+        self.lease = optional_duration(lease, what="lease")
         self._watchdog = Watchdog(read_timeout)
         self._owns_pool = False
 
@@ -338,8 +337,7 @@ class PostgresStore:
         asks for the connection, every outcome written and committed together when the last
         claim ends, the whole batch rolled back by `abandon`. With `lease`, up to `limit`
         leased claims, each on its own. Raises ConfigurationError for a `limit` below 1."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ConfigurationError(f"limit must be an int >= 1, got {limit!r}")
+        positive_int(limit, what="limit")
         if self.lease is not None:
             return self._lease_batch(queues, worker_id, limit)
         claims = claim_batch(

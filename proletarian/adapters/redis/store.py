@@ -21,6 +21,7 @@ from proletarian.adapters.redis.codec import fields, from_micros, load_payload, 
 from proletarian.adapters.redis.listener import RedisListener
 from proletarian.adapters.redis.scripts import Scripts, translated
 from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core.checks import positive_duration
 from proletarian.core.errors import ConfigurationError
 from proletarian.core.job import Job, JobId, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
@@ -96,8 +97,7 @@ class RedisStore:
             raise ConfigurationError(
                 f"prefix {str(prefix)[:40]!r} is not valid (1 to 100 letters, digits, and _ - : .)"
             )
-        if not isinstance(lease, timedelta) or lease <= timedelta(0):
-            raise ConfigurationError(f"lease must be a positive timedelta, got {lease!r}")
+        positive_duration(lease, what="lease")
         if archive_retention is not None and (
             isinstance(archive_retention, bool)
             or not isinstance(archive_retention, int)

@@ -35,6 +35,7 @@ from proletarian.adapters.sqlite._sql import (
     to_text,
 )
 from proletarian.adapters.sqlite.claim import SQLiteClaim, lease_job
+from proletarian.core.checks import positive_duration
 from proletarian.core.errors import ConfigurationError
 from proletarian.core.job import Job, JobId, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
@@ -112,8 +113,7 @@ class SQLiteStore:
                 f"SQLiteStore needs a database file, got {name!r}: an in-memory or temporary "
                 "database lives in one connection, so producers and workers could not share it"
             )
-        if not isinstance(lease, timedelta) or lease <= timedelta(0):
-            raise ConfigurationError(f"lease must be a positive timedelta, got {lease!r}")
+        positive_duration(lease, what="lease")
         if not isinstance(busy_timeout, timedelta) or busy_timeout < timedelta(0):
             raise ConfigurationError(f"busy_timeout must be a timedelta >= 0, got {busy_timeout!r}")
         level = synchronous.upper() if isinstance(synchronous, str) else synchronous
