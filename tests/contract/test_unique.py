@@ -11,7 +11,6 @@ import proletarian
 from proletarian import JobError, JobId, NewJob
 from proletarian.ports.store import QueueStore
 from proletarian.testing import ManualClock
-from tests.contract.conftest import fixtures_of
 
 ERROR = JobError(type="ValueError", message="boom")
 HOUR = timedelta(hours=1)
@@ -177,36 +176,6 @@ def test_enqueue_many_with_one_key_twice(store: QueueStore) -> None:
     assert queued(store) == 3
     again = proletarian.enqueue_many(store, [NewJob("t", 5, unique_key="b"), NewJob("t", 6)])
     assert (again[0], again[0].created, again[1].created) == (ids[3], False, True)
-
-
-def test_a_rolled_back_enqueue_leaves_the_key_free(store: QueueStore, store_kind: str) -> None:
-    """A key taken in the caller's transaction is free again when that transaction rolls
-    back, and held by the committed job when it commits."""
-    fixtures = fixtures_of(store_kind)
-    if not hasattr(fixtures, "caller_transaction"):
-        pytest.skip(f"{store_kind} has no caller transaction (no outbox)")
-
-    class Rollback(Exception):
-        pass
-
-    taken: list[proletarian.JobId] = []
-
-    def enqueue_then_fail() -> None:
-        with fixtures.caller_transaction(store) as conn:
-            taken.append(proletarian.enqueue(store, "t", None, unique_key="k", conn=conn))
-            raise Rollback
-
-    with pytest.raises(Rollback):
-        enqueue_then_fail()
-    (lost,) = taken
-    assert lost.created
-    assert store.get_job(lost) is None
-    with fixtures.caller_transaction(store) as conn:
-        kept = proletarian.enqueue(store, "t", None, unique_key="k", conn=conn)
-    assert kept != lost
-    assert kept.created
-    again = proletarian.enqueue(store, "t", None, unique_key="k")
-    assert (again, again.created) == (kept, False)
 
 
 def test_latest_unique_key(store: QueueStore) -> None:

@@ -170,7 +170,7 @@ def test_every_command_without_tables_points_at_schema_apply(
     result = cli(*argv)
     assert result.code == 1, result
     assert result.err.count("\n") == 1
-    assert re.search(r"relation \"proletarian\.(archived_)?job\" does not exist", result.err)
+    assert re.search(r"relation \"proletarian\.(archived_)?job(_key)?\" does not exist", result.err)
     assert f"create the tables with: proletarian schema apply --url {url}" in result.err
 
 
