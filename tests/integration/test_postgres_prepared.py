@@ -13,8 +13,9 @@ from psycopg_pool import ConnectionPool
 import proletarian
 from proletarian import ClaimLost, JobStatus
 from proletarian.adapters.postgres import PostgresStore
+from proletarian.adapters.postgres.prepared import numbered
 from proletarian.adapters.postgres.schema import Names
-from proletarian.adapters.postgres.statements import server_definitions
+from proletarian.adapters.postgres.statements import Statements
 from tests.fixtures.postgres import SCHEMA, TEST_URL, reset
 
 
@@ -124,15 +125,18 @@ def test_without_server_prepared_statements(pool: ConnectionPool[Any]) -> None:
     assert names == (0,)
 
 
-def test_prepared_claims_number_their_parameters_as_the_store_passes_them() -> None:
-    """The store passes (queue or queues, now) to the prepared claims: named parameters are
-    numbered by first appearance, so the queue is $1 and every use of the time is $2."""
+def test_prepared_claims_number_their_parameters_by_first_appearance() -> None:
+    """Named parameters are numbered by first appearance, each name once: the queue is $1 and
+    every use of the time is $2, bound by name from what the claim passes."""
     names = Names.of(schema="s", job_table="job", archived_job_table="archived_job", channel=None)
-    definitions = server_definitions(names, bigint_ids=False)
-    for key, queue in (("claim_one", "queue = $1"), ("claim_any", "unnest($1::text[])")):
-        types, body = definitions[key]
+    definitions = Statements.build(names, bigint_ids=False).claim
+    for key, queue, first in (
+        ("claim_one", "queue = $1", "queue"),
+        ("claim_any", "unnest($1::text[])", "queues"),
+    ):
+        body, order = numbered(definitions[key].query)
         text = body.decode()
-        assert types.split(", ")[1] == "timestamptz"
+        assert order == (first, "now")
         assert queue in text
         assert "process_at <= $2" in text
         assert "%(" not in text
