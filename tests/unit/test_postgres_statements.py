@@ -62,7 +62,9 @@ def test_success_gives_only_its_times() -> None:
     """The common outcome sends the job id and two times, and leaves the error columns NULL."""
     body, params = numbered(build().claim["succeed"].query)
     assert params == ("job_id", "started_at", "finished_at")
-    assert b"error_type" not in body
+    archived_columns = body.split(b"INSERT INTO")[1].split(b")")[0]
+    assert b"status" in archived_columns
+    assert b"error_type" not in archived_columns
 
 
 def test_parameters_are_numbered_by_first_appearance_each_name_once() -> None:

@@ -226,14 +226,14 @@ def _given(outcome: Outcome) -> dict[str, str]:
 def _archived(values: Mapping[str, str], where: str) -> str:
     """One job's archive, with `values` (SQL by column, of ARCHIVE.given; those left out stay
     NULL)."""
-    kept = ARCHIVE.computed
+    computed = ARCHIVE.computed
     return f"""
 WITH moved AS (
     DELETE FROM {{job}} WHERE {where}
-    RETURNING {", ".join(kept)}
+    RETURNING {JOB_SELECT}
 ), written AS (
-    INSERT INTO {{archived_job}} ({", ".join([*kept, *values])})
-    SELECT {", ".join([*kept.values(), *values.values()])} FROM moved
+    INSERT INTO {{archived_job}} ({", ".join([*computed, *values])})
+    SELECT {", ".join([*computed.values(), *values.values()])} FROM moved
     RETURNING 1
 )
 {one_written("written")}
@@ -283,29 +283,29 @@ def _batch_outcomes(id_type: str) -> str:
     """Every outcome of a batch in one statement: succeeded and failed jobs archived, retried
     ones updated, and the count of rows written, which tells whether every job was still there.
     The arrays go in binary (%b): text arrays are escaped element by element, measured at a
-    quarter of the client's time per job."""
+    quarter of the client's time per job. The outcome's own columns are named given_<column>,
+    so that the description's SQL over the job's columns can't mean one of them."""
     per_job = _batch_columns(id_type)
-    kept = ARCHIVE.computed
-    archive_values = {n: f"%({n})s" if n in BATCH_SHARED else n for n in ARCHIVE.given}
-    carried = [f"o.{n}" for n in ARCHIVE.given if n not in BATCH_SHARED]
-    retry_values = {n: f"o.{n}" for n in RETRY.given}
-    assignments = {**RETRY.computed, **retry_values}
+    computed = ARCHIVE.computed
+    archived = {n: f"%({n})s" if n in BATCH_SHARED else f"given_{n}" for n in ARCHIVE.given}
+    carried = [f"given_{n}" for n in ARCHIVE.given if n not in BATCH_SHARED]
+    retried = {**RETRY.computed, **{n: f"given_{n}" for n in RETRY.given}}
     return f"""
 WITH outcome AS (
     SELECT * FROM unnest({", ".join(f"%({n})b::{t}[]" for n, t in per_job.items())})
-        AS o({", ".join(per_job)})
+        AS o({", ".join(f"given_{n}" for n in per_job)})
 ), moved AS (
-    DELETE FROM {{job}} AS j USING outcome AS o
-    WHERE j.job_id = o.job_id AND o.status <> 'retry'
-    RETURNING {", ".join([*(f"j.{n}" for n in kept), *carried])}
+    DELETE FROM {{job}} AS j USING outcome
+    WHERE j.job_id = given_job_id AND given_status <> 'retry'
+    RETURNING {", ".join([*(f"j.{n}" for n in JOB_COLUMNS), *carried])}
 ), archived AS (
-    INSERT INTO {{archived_job}} ({", ".join([*kept, *archive_values])})
-    SELECT {", ".join([*kept.values(), *archive_values.values()])} FROM moved
+    INSERT INTO {{archived_job}} ({", ".join([*computed, *archived])})
+    SELECT {", ".join([*computed.values(), *archived.values()])} FROM moved
     RETURNING 1
 ), retried AS (
-    UPDATE {{job}} AS j SET {", ".join(f"{n} = {v}" for n, v in assignments.items())}
-    FROM outcome AS o
-    WHERE j.job_id = o.job_id AND o.status = 'retry'
+    UPDATE {{job}} AS j SET {", ".join(f"{n} = {v}" for n, v in retried.items())}
+    FROM outcome
+    WHERE j.job_id = given_job_id AND given_status = 'retry'
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM archived) + (SELECT count(*) FROM retried)
