@@ -240,7 +240,7 @@ class PostgresBatchClaim:
         try:
             if self._savepoint:
                 with self._batch.bounded(self.job.id, status) as conn:
-                    conn.execute(statements.close_savepoint(undo_handler))
+                    conn.execute(statements.close_savepoint(undo=undo_handler))
         except BaseException:
             self._batch.abandon()
             raise

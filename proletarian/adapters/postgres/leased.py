@@ -215,7 +215,7 @@ class PostgresLeasedClaim:
         self._writes_lost = True  # until the commit below
         try:
             with held.bounded(action) as conn:
-                conn.execute(statements.close_savepoint(not keep_writes))
+                conn.execute(statements.close_savepoint(undo=not keep_writes))
                 self._write(conn, statement, params)
                 conn.commit()
         finally:

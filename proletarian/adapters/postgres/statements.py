@@ -487,7 +487,7 @@ KEEP_HANDLER_WRITES = (b"RELEASE SAVEPOINT proletarian_handler",)
 UNDO_HANDLER_WRITES = (b"ROLLBACK TO SAVEPOINT proletarian_handler", *KEEP_HANDLER_WRITES)
 
 
-def close_savepoint(undo: bool) -> bytes:
+def close_savepoint(*, undo: bool) -> bytes:
     """KEEP_HANDLER_WRITES or UNDO_HANDLER_WRITES as one query: one round trip."""
     return b"; ".join(UNDO_HANDLER_WRITES if undo else KEEP_HANDLER_WRITES)
 

@@ -260,7 +260,8 @@ class PostgresStore:
     ) -> PostgresClaim | PostgresLeasedClaim | None:
         """Lock the most urgent due job in a new transaction and hand it out with that
         transaction open (see PostgresClaim). BEGIN and the claim go in one round trip, as a
-        statement prepared on the server (see prepared.py). A job whose last claim was
+        statement prepared on the server, unless `server_prepared` is False (see prepared.py).
+        A job whose last claim was
         abandoned is counted (committed) and claimed again. With `lease`, lease it instead
         (see PostgresLeasedClaim)."""
         if self.lease is not None:
