@@ -511,7 +511,7 @@ def test_a_claim_does_not_read_scheduled_jobs_of_a_more_urgent_priority(
     proletarian.enqueue_many(store, [scheduled] * 20_000)
     due = proletarian.enqueue(store, "t", None)
     single = len(queues) == 1
-    statement = store._sql.claim_one if single else store._sql.claim_any
+    statement = store._sql.claim["claim_one" if single else "claim_any"].query
     with psycopg.connect(TEST_URL) as conn:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(SCHEMA, "job")))
         wanted = {"queue": queues[0]} if single else {"queues": queues}

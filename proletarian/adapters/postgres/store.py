@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any, Self
 
 import psycopg
-from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from proletarian.adapters.clocks import SystemClock
@@ -18,19 +17,22 @@ from proletarian.adapters.common import Row, check_conn, encode, prune_in_batche
 from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
 from proletarian.adapters.postgres import rows
 from proletarian.adapters.postgres.batch import PostgresBatchClaim, claim_batch
-from proletarian.adapters.postgres.claim import PostgresClaim
-from proletarian.adapters.postgres.connections import Borrowed, autocommitted
+from proletarian.adapters.postgres.claim import PostgresClaim, claim_job
+from proletarian.adapters.postgres.connections import autocommitted
 from proletarian.adapters.postgres.enqueueing import PreparedEnqueue, prepare
 from proletarian.adapters.postgres.errors import translated
 from proletarian.adapters.postgres.leased import PostgresLeasedClaim, lease_job
 from proletarian.adapters.postgres.listener import PostgresListener
-from proletarian.adapters.postgres.marks import count_abandoned
 from proletarian.adapters.postgres.network import (
     DEFAULT_READ_TIMEOUT,
     Watchdog,
     with_network_defaults,
 )
-from proletarian.adapters.postgres.prepared import ServerStatements
+from proletarian.adapters.postgres.prepared import (
+    ClaimStatements,
+    ExtendedStatements,
+    ServerStatements,
+)
 from proletarian.adapters.postgres.schema import (
     DEFAULT_ARCHIVED_JOB_TABLE,
     DEFAULT_JOB_TABLE,
@@ -39,7 +41,7 @@ from proletarian.adapters.postgres.schema import (
     ddl_script,
     ddl_statements,
 )
-from proletarian.adapters.postgres.statements import Statements, server_definitions
+from proletarian.adapters.postgres.statements import Statements
 from proletarian.adapters.postgres.urls import POOL_DEFAULTS, pool_settings, split_url
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.core.checks import optional_duration, positive_int
@@ -126,10 +128,10 @@ class PostgresStore:
         # DatabaseIds needs the bigint identity DDL variant; any other strategy, uuid ids.
         self.bigint_ids = isinstance(self.job_ids, DatabaseIds)
         self._sql = Statements.build(self.names, bigint_ids=self.bigint_ids)
-        self._server = (
-            ServerStatements(server_definitions(self.names, bigint_ids=self.bigint_ids))
+        self._runner: ClaimStatements = (
+            ServerStatements(self._sql.claim)
             if server_prepared
-            else None
+            else ExtendedStatements(self._sql.claim)
         )
         self.lease = optional_duration(lease, what="lease")
         self._watchdog = Watchdog(read_timeout)
@@ -257,63 +259,21 @@ class PostgresStore:
     ) -> PostgresClaim | PostgresLeasedClaim | None:
         """Lock the most urgent due job in a new transaction and hand it out with that
         transaction open (see PostgresClaim). BEGIN and the claim go in one round trip, as a
-        statement prepared on the server (see prepared.py). A job whose last claim was
+        statement prepared on the server, unless `server_prepared` is False (see prepared.py).
+        A job whose last claim was
         abandoned is counted (committed) and claimed again. With `lease`, lease it instead
         (see PostgresLeasedClaim)."""
         if self.lease is not None:
             return self._lease(self.lease, queues, worker_id)
-        now = self.clock.now()
-        names = list(queues)
-        # In the order of the server-prepared statement's $1, $2.
-        key, params = (
-            ("claim_one", {"queue": names[0], "now": now})
-            if len(names) == 1
-            else ("claim_any", {"queues": names, "now": now})
-        )
-        with translated("claim"):
-            borrowed = Borrowed(
-                self.pool, autocommit=self._server is not None, watchdog=self._watchdog
-            )
-        try:
-            with borrowed.bounded("claim") as conn:
-                row = self._claim_row(conn, key, params)
-                # Each round commits a count and clears that job's mark, so this ends.
-                while row is not None and row[rows.CLAIM_ABANDONED]:
-                    count_abandoned(conn, self._sql, [row[rows.ID]])
-                    row = self._claim_row(conn, key, params)
-        except BaseException:
-            borrowed.give_back()
-            raise
-        if row is None:
-            borrowed.give_back()
-            return None
-        payload, decode_error = rows.decoded(self.serializer, row)
-        return PostgresClaim(
-            borrowed,
-            row,
-            sql=self._sql,
-            server=self._server,
-            pool=self.pool,
-            payload=payload,
-            decode_error=decode_error,
+        return claim_job(
+            self.pool,
+            self._sql,
+            runner=self._runner,
+            watchdog=self._watchdog,
+            serializer=self.serializer,
             clock=self.clock,
-            started_at=now,
+            queues=queues,
         )
-
-    def _claim_row(
-        self, conn: psycopg.Connection[Any], key: str, params: dict[str, Any]
-    ) -> tuple[Any, ...] | None:
-        if self._server is None:
-            query = self._sql.claim_one if key == "claim_one" else self._sql.claim_any
-            return conn.cursor(row_factory=tuple_row).execute(query, params).fetchone()
-        try:
-            return self._server.run(conn, b"BEGIN; ", key, tuple(params.values())).fetchone()
-        except psycopg.errors.InvalidSqlStatementName:
-            # Our statements were deallocated behind our back (DISCARD ALL, DEALLOCATE ALL):
-            # nothing was claimed; prepare them again and claim once more.
-            self._server.forget(conn)
-            conn.rollback()
-            return self._server.run(conn, b"BEGIN; ", key, tuple(params.values())).fetchone()
 
     def claim_batch(
         self, queues: Sequence[str], *, worker_id: str, limit: int
@@ -385,36 +345,30 @@ class PostgresStore:
             return None
         now = self.clock.now()
         with autocommitted(self.pool, "get_job", self._watchdog) as conn:
-            cursor = conn.cursor(row_factory=tuple_row)
+            cursor = conn.cursor(row_factory=rows.found_rows)
             found = cursor.execute(self._sql.get_job, {"job_id": key, "now": now}).fetchone()
         if found is None:
             return None
-        payload, _ = rows.decoded(self.serializer, found)
-        status = rows.status_of(found, now)
-        return rows.to_job(
-            found,
-            payload=payload,
-            status=status,
-            archived=found[rows.STATUS] is not None,
-        )
+        payload, _ = rows.decoded(self.serializer, found.job)
+        return rows.found_job(found, payload, now)
 
     def stats(self) -> dict[str, QueueStats]:
         """One statement over both tables. It counts every row: prune the archive to keep it
         quick."""
         now = self.clock.now()
         with autocommitted(self.pool, "stats", self._watchdog) as conn:
-            cursor = conn.cursor(row_factory=tuple_row)
+            cursor = conn.cursor(row_factory=rows.stats_rows)
             found = cursor.execute(self._sql.stats, {"now": now}).fetchall()
         return {
-            queue: QueueStats(
-                ready=ready,
-                scheduled=scheduled,
-                running=running,
-                succeeded=succeeded,
-                failed=failed,
-                oldest_ready_age=None if oldest is None else now - oldest,
+            row.queue: QueueStats(
+                ready=row.ready,
+                scheduled=row.scheduled,
+                running=row.running,
+                succeeded=row.succeeded,
+                failed=row.failed,
+                oldest_ready_age=None if row.oldest_ready is None else now - row.oldest_ready,
             )
-            for queue, ready, scheduled, running, succeeded, failed, oldest in found
+            for row in found
         }
 
     def retry_failed(self, job_id: str) -> bool:
