@@ -44,8 +44,8 @@ from proletarian.adapters.postgres.schema import (
 from proletarian.adapters.postgres.statements import Statements, server_definitions
 from proletarian.adapters.postgres.urls import POOL_DEFAULTS, pool_settings, split_url
 from proletarian.adapters.serializers import JsonSerializer
-from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core import inspection
+from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
 from proletarian.core.inspection import JobFilter, JobPage, MinuteCounts, WorkerInfo
 from proletarian.core.job import Job, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
