@@ -69,7 +69,10 @@ class InspectStatements:
     def unlocked(self, count: int) -> str:
         """Which of `count` job ids no claim holds: SKIP LOCKED passes over the rows a claim
         locked. The caller rolls back at once, so the probe holds no lock for long."""
-        return f"SELECT job_id FROM {self.job_table} WHERE job_id IN {_in(count)} FOR UPDATE SKIP LOCKED"
+        return (
+            f"SELECT job_id FROM {self.job_table} WHERE job_id IN {_in(count)} "
+            "FOR UPDATE SKIP LOCKED"
+        )
 
     def lock_failed(self, wanted: JobFilter) -> str:
         where = _where("status = 'failed'", *_filters(wanted))
