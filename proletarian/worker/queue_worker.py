@@ -36,6 +36,7 @@ from proletarian.worker.context import (
 from proletarian.worker.handlers import Handlers
 from proletarian.worker.heartbeat import Heartbeat
 from proletarian.worker.log import guarded, logging_events
+from proletarian.worker.registry import WorkerRegistration
 from proletarian.worker.runner import Runner, give_back
 from proletarian.worker.watch import Run, Watch
 
@@ -112,6 +113,9 @@ class QueueWorker:
     """
 
     # One lock (_lock) guards the worker's state; decisions are taken under it, I/O outside it.
+
+    # This run's entry in the store's worker registry (worker/registry.py), from start().
+    _registration: WorkerRegistration | None = None
 
     # The handler's shape follows handler_mode. Keep the keyword options of the two overloads
     # and of the implementation the same.
@@ -298,6 +302,15 @@ class QueueWorker:
                     )
                 )
         self._log("worker_started", self._summary())
+        self._registration = WorkerRegistration(
+            self.store,
+            self._log,
+            worker_id=self.worker_id,
+            queues=self.queues,
+            threads=self.threads,
+            running=self._watch.running_job_ids,
+        )
+        self._registration.start()
         for thread in threads:
             thread.start()
 
@@ -317,6 +330,8 @@ class QueueWorker:
         deadline = time.monotonic() + (timeout or self.shutdown_timeout).total_seconds()
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self._registration is not None:
+            self._registration.stop()
         stragglers = [t.name for t in threads if t.is_alive()]
         if stragglers:
             self._log("shutdown_stragglers", {**self._summary(), "threads": stragglers})
