@@ -77,6 +77,7 @@ def test_a_worker_whose_registry_fails_still_runs_jobs(tmp_path: Path) -> None:
         with QueueWorker(store, lambda t, p: None, log=log) as worker:
             assert worker.wait_idle(timeout=30)
         job = store.get_job(job_id)
-        assert job is not None and job.status is proletarian.JobStatus.SUCCEEDED
+        assert job is not None
+        assert job.status is proletarian.JobStatus.SUCCEEDED
         failures = [d["during"] for d in log.of("worker_heartbeat_failed")]
         assert failures == ["register", "remove_dead_workers", "unregister"]

@@ -35,7 +35,8 @@ def test_a_running_worker_is_in_the_registry_until_it_stops() -> None:
         [info] = store.workers()
         assert (info.id, info.queues, info.threads) == (worker.worker_id, ("a", "b"), 3)
         assert (info.host, info.pid) == (socket.gethostname(), os.getpid())
-        assert info.version and info.running == ()
+        assert info.version
+        assert info.running == ()
         assert not info.is_dead(store.clock.now())
     assert store.workers() == []
     assert log.of("worker_registered") == [
