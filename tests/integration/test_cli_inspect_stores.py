@@ -44,7 +44,7 @@ def store_and_argv(kind: str, tmp_path: Path) -> Iterator[tuple[QueueStore, list
             )
     else:
         with redis.open_store(clock, tmp_path) as store:
-            yield store, ["--url", REDIS_URL, "-o", f"prefix={store.prefix}"]  # type: ignore[attr-defined]
+            yield store, ["--url", REDIS_URL, "-o", f"prefix={store.prefix}"]
 
 
 def cli(capsys: pytest.CaptureFixture[str], argv: list[str], *args: str) -> str:
