@@ -331,7 +331,7 @@ class QueueWorker:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         if self._registration is not None:
-            self._registration.stop()
+            self._registration.stop(max(0.0, deadline - time.monotonic()))
         stragglers = [t.name for t in threads if t.is_alive()]
         if stragglers:
             self._log("shutdown_stragglers", {**self._summary(), "threads": stragglers})

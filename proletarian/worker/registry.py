@@ -1,7 +1,7 @@
 """The worker's entry in the store's worker registry: registered on start, a heartbeat every
-interval from a thread of its own, removed on stop. For operators (`proletarian workers`):
+interval, removed on stop, all from a thread of its own. For operators (`proletarian workers`):
 claims never depend on it, so a registry that can't be written is reported and the worker goes
-on (see docs/design-notes.md, "No worker registry", for why liveness of claims doesn't use it).
+on (see docs/design-notes.md, "No worker registry for claims", for why).
 
 Cost: one small write per interval per worker (an UPDATE of one row, or one hash field on
 Redis), and every SWEEP_EVERY heartbeats one read of the registry, to remove dead workers.
@@ -28,10 +28,9 @@ SWEEP_EVERY = 6
 
 
 class WorkerRegistration:
-    """One run of a worker in the registry. `start` registers and starts the heartbeat
-    thread; `stop` ends it and unregisters. A store error at any step is logged as
-    `worker_heartbeat_failed` (with `during`) and never raised: the next heartbeat tries again,
-    registering anew if the entry is gone."""
+    """One run of a worker in the registry, kept by a thread of its own (see `start`). A store
+    error at any step is logged as `worker_heartbeat_failed` (with `during`) and never raised:
+    the next heartbeat tries again, registering anew if the entry is gone."""
 
     def __init__(
         self,
@@ -55,23 +54,22 @@ class WorkerRegistration:
         self._thread: threading.Thread | None = None
         self._beats = 0
         self._registered = False
+        # Set once the first registration and sweep were tried (done, or their failure logged).
+        self.started = threading.Event()
 
     def start(self) -> None:
-        """Register now (one store write), then heartbeat from a thread of its own."""
-        self._register()
-        self._sweep()
+        """Start the registry's thread: it registers the worker, removes dead peers, then
+        heartbeats every interval until `stop`, and unregisters. Returns at once: an
+        unreachable store never holds up the worker's start."""
         self._thread = threading.Thread(target=self._run, name="proletarian-registry", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """End the heartbeats and remove the worker's entry."""
+    def stop(self, timeout: float) -> None:
+        """End the heartbeats and wait up to `timeout` seconds for the entry's removal. A store
+        that can't be reached in that time leaves the entry, and peers remove it as dead."""
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join()
-        try:
-            self._store.unregister_worker(self._worker_id)
-        except ProletarianError as exc:
-            self._failed(exc, "unregister")
+            self._thread.join(timeout)
 
     def beat(self) -> None:
         """One heartbeat now: the thread calls it every interval (and tests, to not wait)."""
@@ -89,8 +87,15 @@ class WorkerRegistration:
             self._sweep()
 
     def _run(self) -> None:
+        self._register()
+        self._sweep()
+        self.started.set()
         while not self._stopping.wait(self.interval.total_seconds()):
             self.beat()
+        try:
+            self._store.unregister_worker(self._worker_id)
+        except ProletarianError as exc:
+            self._failed(exc, "unregister")
 
     def _register(self) -> None:
         now = self._store.clock.now()

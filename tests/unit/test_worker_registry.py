@@ -28,10 +28,14 @@ def registration(store: MemoryStore, log: CapturingLog, running: list[str]) -> W
 
 
 def test_a_running_worker_is_in_the_registry_until_it_stops() -> None:
-    """start() registers the worker with what an operator needs; stop() removes it."""
+    """Once started, the worker is registered with what an operator needs; stop() removes it.
+    (The test waits on the registration's `started`: the registry's own thread registers, so
+    that start() never waits on the store.)"""
     store = MemoryStore()
     log = CapturingLog()
     with QueueWorker(store, lambda t, p: None, queue=["a", "b"], threads=3, log=log) as worker:
+        assert worker._registration is not None
+        assert worker._registration.started.wait(10)
         [info] = store.workers()
         assert (info.id, info.queues, info.threads) == (worker.worker_id, ("a", "b"), 3)
         assert (info.host, info.pid) == (socket.gethostname(), os.getpid())
@@ -51,6 +55,7 @@ def test_a_heartbeat_records_the_time_and_the_running_jobs() -> None:
     running: list[str] = []
     entry = registration(store, CapturingLog(), running)
     entry.start()
+    assert entry.started.wait(10)
     try:
         running += ["job-1", "job-2"]
         later = clock.advance(timedelta(seconds=10))
@@ -58,7 +63,7 @@ def test_a_heartbeat_records_the_time_and_the_running_jobs() -> None:
         [info] = store.workers()
         assert (info.last_seen, info.running) == (later, ("job-1", "job-2"))
     finally:
-        entry.stop()
+        entry.stop(10)
     assert store.workers() == []
 
 
@@ -69,13 +74,14 @@ def test_a_worker_removed_as_dead_registers_again() -> None:
     log = CapturingLog()
     entry = registration(store, log, [])
     entry.start()
+    assert entry.started.wait(10)
     try:
         store.unregister_worker("w1")
         entry.beat()
         assert [w.id for w in store.workers()] == ["w1"]
         assert len(log.of("worker_registered")) == 2
     finally:
-        entry.stop()
+        entry.stop(10)
 
 
 def test_dead_workers_are_swept_on_start_and_every_few_heartbeats() -> None:
@@ -102,6 +108,7 @@ def test_dead_workers_are_swept_on_start_and_every_few_heartbeats() -> None:
     store.register_worker(dead("old-1"))
     entry = registration(store, log, [])
     entry.start()
+    assert entry.started.wait(10)
     try:
         assert [w.id for w in store.workers()] == ["w1"]
         store.register_worker(dead("old-2"))
@@ -112,7 +119,7 @@ def test_dead_workers_are_swept_on_start_and_every_few_heartbeats() -> None:
         assert [w.id for w in store.workers()] == ["w1"]
         assert [d["count"] for d in log.of("dead_workers_removed")] == [1, 1]
     finally:
-        entry.stop()
+        entry.stop(10)
 
 
 def test_running_jobs_are_those_the_worker_holds_now() -> None:
