@@ -4,7 +4,7 @@ them. Every rule about them that needs no storage lives here, so the stores agre
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -100,10 +100,12 @@ class JobPage:
     next_before: str | None
 
 
-def newest_first(jobs: Iterable[Job], limit: int, key: Any = None) -> JobPage:
-    """The page of the newest `limit` of `jobs` (each store's candidates from its tables,
-    already filtered and each at most `limit` long), by `key(job)` (the id, or the id as the
-    store orders it), newest first."""
+def newest_first(
+    jobs: Iterable[Job], limit: int, key: Callable[[Job], Any] | None = None
+) -> JobPage:
+    """The page of the newest `limit` of `jobs`, by `key(job)` (the id, or the id as the
+    store's column orders it), newest first. `jobs` are a store's filtered candidates, up to
+    `limit + 1` from each of its tables: one more than the page says there is a next page."""
     order = sorted(jobs, key=key or (lambda job: job.id), reverse=True)
     page = tuple(order[:limit])
     more = len(order) > limit
@@ -120,6 +122,9 @@ def _positive_interval(instance: object, attribute: attrs.Attribute[Any], value:
 
 
 def _labels(value: Iterable[str]) -> tuple[str, ...]:
+    """A sequence of names as a tuple; a lone string would become its characters."""
+    if isinstance(value, str):
+        raise ConfigurationError(f"expected a sequence of names, got the string {value!r}")
     return tuple(value)
 
 
