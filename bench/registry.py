@@ -1,12 +1,13 @@
 """What the operators' features cost: the worker registry's heartbeat on every store, and the
 job listing and throughput reads over a large archive.
 
-    python -m bench.registry [--beats 1000] [--archive 100000]
+    python -m bench.registry [--beats 1000] [--bulk 5000] [--archive 100000]
 
-Prints two tables. The first: per store, the time of one heartbeat (the one small write each
+Prints three tables. The first: per store, the time of one heartbeat (the one small write each
 worker makes per interval, 10 s by default), of reading the registry, and of the dead-worker
 sweep, with 20 workers registered; and the share of one server connection a worker's
-heartbeats take at the default interval. The second: list_jobs pages (first, deep, filtered)
+heartbeats take at the default interval. The second: bulk retry and cancel of `--bulk` jobs
+on every store. The third: list_jobs pages (first, deep, filtered)
 and throughput(60) with `--archive` archived jobs (1% failed) on PostgreSQL and SQLite.
 Uses a schema, tables or a key prefix named bench_registry_<pid>, removed at the end.
 """
@@ -35,7 +36,7 @@ from proletarian.adapters.postgres import PostgresStore
 from proletarian.adapters.redis import RedisStore
 from proletarian.adapters.sqlite import SQLiteStore
 from proletarian.core.inspection import WorkerInfo
-from proletarian.core.job import JobStatus
+from proletarian.core.job import JobError, JobStatus, NewJob
 from proletarian.ports.store import QueueStore
 from proletarian.worker.registry import DEFAULT_INTERVAL
 
@@ -145,6 +146,28 @@ def registry_table(every: list[tuple[str, QueueStore]], beats: int) -> None:
     print()
 
 
+def bulk_table(every: list[tuple[str, QueueStore]], count: int) -> None:
+    """retry_failed_jobs over `count` failed jobs, then cancel_queued_jobs over them."""
+    print(f"Bulk actions over {count:,} jobs, seconds (batches of 500, each committed)")
+    print()
+    header = ("store", "retry_failed_jobs", "cancel_queued_jobs")
+    print(" | ".join(header))
+    print(" | ".join("-" * len(h) for h in header))
+    error = JobError(type="OSError", message="down")
+    for name, store in every:
+        store.enqueue_many([NewJob("bulk", None, queue="bulk") for _ in range(count)])
+        while claim := store.claim(["bulk"], worker_id="bench"):
+            claim.fail(error)
+        start = time.perf_counter()
+        retried = store.retry_failed_jobs(queue="bulk")
+        middle = time.perf_counter()
+        cancelled = store.cancel_queued_jobs(queue="bulk")
+        end = time.perf_counter()
+        assert retried == cancelled == count, (name, retried, cancelled)
+        print(f"{name} | {middle - start:.2f} | {end - middle:.2f}")
+    print()
+
+
 def load_pg(count: int) -> None:
     """`count` archived jobs in one INSERT ... SELECT, 1% failed, finished over the last day."""
     with psycopg.connect(PG_URL, autocommit=True) as conn:
@@ -226,9 +249,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--beats", type=int, default=1000)
     parser.add_argument("--archive", type=int, default=100_000)
+    parser.add_argument("--bulk", type=int, default=5_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder, stores(Path(folder)) as every:
         registry_table(every, args.beats)
+        bulk_table(every, args.bulk)
         load_pg(args.archive)
         load_sqlite(Path(folder) / "bench.db", args.archive)
         by_name = dict(every)
