@@ -39,8 +39,12 @@ def status(args: argparse.Namespace) -> int:
                 frame = _status_text(store, url)
                 counts = store.throughput(args.minutes)
                 frame += "\n\n" + render.throughput_table(counts)
-                stamp = store.clock.now().strftime("%Y-%m-%d %H:%M:%S UTC")
-                header = f"every {args.watch:g}s  {stamp}  (Ctrl-C to stop)\n\n"
+                now = store.clock.now()
+                alive = sum(not w.is_dead(now) for w in store.workers())
+                stamp = now.strftime("%Y-%m-%d %H:%M:%S UTC")
+                header = (
+                    f"every {args.watch:g}s  {stamp}  workers alive: {alive}  (Ctrl-C to stop)\n\n"
+                )
                 sys.stdout.write(REDRAW + header + frame + "\n")
                 sys.stdout.flush()
                 frames += 1

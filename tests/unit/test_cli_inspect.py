@@ -142,6 +142,7 @@ def test_status_watch_redraws_in_place(cli: Cli) -> None:
     assert result.code == 0, result
     assert result.out.count("\x1b[H\x1b[J") == 2
     assert result.out.count("minute (UTC)") == 2
+    assert "workers alive: 0" in result.out
 
 
 def test_bulk_retry_asks_unless_yes(cli: Cli) -> None:
