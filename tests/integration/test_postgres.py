@@ -317,7 +317,7 @@ def test_install_schema_creates_what_the_ddl_file_creates(
     with psycopg.connect(scratch_db, autocommit=True) as conn:
         conn.execute((ROOT / "database" / "postgresql" / copy).read_bytes())
     by_hand = describe(scratch_db, "proletarian", {})
-    assert {row[0] for row in by_hand} == {"job", "archived_job"}
+    assert {row[0] for row in by_hand} == {"job", "archived_job", "job_worker"}
     with psycopg.connect(scratch_db, autocommit=True) as scratch:
         scratch.execute("DROP SCHEMA proletarian CASCADE")
     options: dict[str, Any] = {"job_ids": DatabaseIds()} if bigint_ids else {}

@@ -24,8 +24,11 @@ DEFAULT_JOB_TABLE = "job"
 DEFAULT_ARCHIVED_JOB_TABLE = "archived_job"
 MAX_CHANNEL_BYTES = 63  # NAMEDATALEN - 1: LISTEN would truncate a longer name, pg_notify refuse it
 
-# The names the DDL file is written with. Index names start with their table's name.
-_FILE_NAMES = re.compile(r"\bproletarian\.(archived_job|job)\b|\b(archived_job|job)(_\w+_idx)\b")
+# The names the DDL file is written with. Index names start with their table's name; the worker
+# registry's table is the job table's name with "_worker" after it, in the job table's schema.
+_FILE_NAMES = re.compile(
+    r"\bproletarian\.(archived_job|job(?:_worker)?)\b|\b(archived_job|job)(_\w+_idx)\b"
+)
 _CREATE_SCHEMA = "CREATE SCHEMA IF NOT EXISTS proletarian"
 
 
@@ -61,6 +64,11 @@ class Names:
                 f"channel must be a string of 1 to {MAX_CHANNEL_BYTES} bytes, got {channel!r}"
             )
         return cls(job=job, archived_job=archived, channel=channel)
+
+    @property
+    def worker(self) -> tuple[str, str]:
+        """The worker registry's table: named after the job table, beside it."""
+        return (self.job[0], f"{self.job[1]}_worker")
 
     @property
     def schemas(self) -> list[str]:
@@ -152,4 +160,6 @@ def _with_names(statement: str, names: Names) -> sql.Composed:
 
 
 def _table(names: Names, file_name: str) -> tuple[str, str]:
+    if file_name == "job_worker":
+        return names.worker
     return names.job if file_name == "job" else names.archived_job

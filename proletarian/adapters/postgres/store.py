@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Self
 
 import psycopg
@@ -21,6 +21,8 @@ from proletarian.adapters.postgres.claim import PostgresClaim, claim_job
 from proletarian.adapters.postgres.connections import autocommitted
 from proletarian.adapters.postgres.enqueueing import PreparedEnqueue, prepare
 from proletarian.adapters.postgres.errors import translated
+from proletarian.adapters.postgres.inspect_statements import InspectStatements
+from proletarian.adapters.postgres.inspection import Inspector
 from proletarian.adapters.postgres.leased import PostgresLeasedClaim, lease_job
 from proletarian.adapters.postgres.listener import PostgresListener
 from proletarian.adapters.postgres.network import (
@@ -44,9 +46,11 @@ from proletarian.adapters.postgres.schema import (
 from proletarian.adapters.postgres.statements import Statements
 from proletarian.adapters.postgres.urls import POOL_DEFAULTS, pool_settings, split_url
 from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core import inspection
 from proletarian.core.checks import optional_duration, positive_int
 from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
-from proletarian.core.job import Job, NewJob, QueueStats
+from proletarian.core.inspection import JobFilter, JobPage, MinuteCounts, WorkerInfo
+from proletarian.core.job import Job, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.core.urls import redact, scrub
 from proletarian.ports.clock import Clock
@@ -136,6 +140,13 @@ class PostgresStore:
         self.lease = optional_duration(lease, what="lease")
         self._watchdog = Watchdog(read_timeout)
         self._owns_pool = False
+        self._inspector = Inspector(
+            pool,
+            InspectStatements(self.names),
+            serializer=self.serializer,
+            watchdog=self._watchdog,
+            channel=self.names.channel,
+        )
 
     @classmethod
     def connect(
@@ -400,6 +411,58 @@ class PostgresStore:
                 return conn.execute(self._sql.prune, (cutoff, batch)).rowcount
 
         return prune_in_batches(delete, prune_limit(limit), PRUNE_BATCH)
+
+    # -- operators' reads and bulk actions (postgres/inspection.py) ----------------------------
+
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> JobPage:
+        """Walks both tables' primary keys backwards from `before`, or the archive's
+        (status, job_id) index when a status is given. Running is read as get_job reads it."""
+        wanted = JobFilter(status=status, queue=queue, job_type=job_type)
+        count = inspection.page_limit(limit)
+        after = inspection.cursor(before)
+        key = None if after is None else self._key(after)
+        if after is not None and key is None:
+            raise ConfigurationError(f"before {after[:80]!r} is not a job id of this store")
+        return self._inspector.list_jobs(wanted, limit=count, before=key, now=self.clock.now())
+
+    def retry_failed_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        wanted = JobFilter(queue=queue, job_type=job_type)
+        return self._inspector.retry_failed_jobs(wanted, self.clock.now())
+
+    def cancel_queued_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        wanted = JobFilter(queue=queue, job_type=job_type)
+        return self._inspector.cancel_queued_jobs(wanted, self.clock.now())
+
+    def throughput(self, minutes: int = 15) -> list[MinuteCounts]:
+        inspection.throughput_minutes(minutes)
+        return self._inspector.throughput(self.clock.now(), minutes)
+
+    # -- worker registry (postgres/inspection.py) ----------------------------------------------
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        self._inspector.register_worker(info)
+
+    def heartbeat_worker(
+        self, worker_id: str, running_job_ids: Sequence[str], now: datetime
+    ) -> bool:
+        return self._inspector.heartbeat_worker(worker_id, running_job_ids, now)
+
+    def unregister_worker(self, worker_id: str) -> None:
+        self._inspector.unregister_worker([worker_id])
+
+    def workers(self) -> list[WorkerInfo]:
+        return self._inspector.workers()
+
+    def remove_dead_workers(self, now: datetime) -> int:
+        return self._inspector.remove_dead_workers(now)
 
     def _key(self, job_id: str) -> Any | None:
         """The id as the job_id column holds it, or None for a string that can't be one."""

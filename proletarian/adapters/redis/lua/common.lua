@@ -10,6 +10,8 @@ local PREFIX = ARGV[1]
 local ARCHIVE = PREFIX .. ':archive'  -- sorted set: archived job id by finished_at
 local QUEUES = PREFIX .. ':queues'    -- set: every queue name ever used
 local SEQ = PREFIX .. ':seq'          -- counter: enqueue order, for FIFO among equal scores
+local WORKERS = PREFIX .. ':workers'  -- hash: worker id -> its registration (JSON)
+local SEEN = PREFIX .. ':workers:seen'  -- hash: worker id -> its last heartbeat (JSON)
 
 local function job_key(id) return PREFIX .. ':job:' .. id end
 local function ready_key(queue) return PREFIX .. ':ready:' .. queue end
