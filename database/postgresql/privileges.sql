@@ -9,12 +9,12 @@
 -- is needed either: an identity column draws from its sequence without a grant on it.
 --
 -- Other names: replace proletarian_worker with your role, and proletarian with the schema
--- you gave PostgresStore(schema=...) (and job / archived_job with its table names).
+-- you gave PostgresStore(schema=...) (and job / archived_job / job_worker with its table names).
 -- Creating the role and its authentication is yours to decide, for example:
 --   CREATE ROLE proletarian_worker LOGIN PASSWORD '...';
 
 GRANT USAGE ON SCHEMA proletarian TO proletarian_worker;
 
 GRANT SELECT, INSERT, UPDATE, DELETE
-    ON proletarian.job, proletarian.archived_job, proletarian.job_key
+    ON proletarian.job, proletarian.archived_job, proletarian.job_worker, proletarian.job_key
     TO proletarian_worker;

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -14,8 +14,10 @@ from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.common import encode
 from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core import inspection
 from proletarian.core.errors import ConfigurationError
-from proletarian.core.job import Job, JobId, NewJob, QueueStats
+from proletarian.core.inspection import JobFilter, JobPage, MinuteCounts, WorkerInfo
+from proletarian.core.job import Job, JobId, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.core.unique import first_of_each_key
 from proletarian.ports.clock import Clock
@@ -122,6 +124,56 @@ class NullStore:
     def latest_unique_key(self, prefix: str) -> str | None:
         self._record("latest_unique_key", prefix)
         return None
+
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> JobPage:
+        JobFilter(status=status, queue=queue, job_type=job_type)
+        inspection.page_limit(limit)
+        inspection.cursor(before)
+        self._record("list_jobs", status, queue, job_type, limit, before)
+        return JobPage(jobs=(), next_before=None)
+
+    def retry_failed_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        JobFilter(queue=queue, job_type=job_type)
+        self._record("retry_failed_jobs", queue, job_type)
+        return 0
+
+    def cancel_queued_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        JobFilter(queue=queue, job_type=job_type)
+        self._record("cancel_queued_jobs", queue, job_type)
+        return 0
+
+    def throughput(self, minutes: int = 15) -> list[MinuteCounts]:
+        self._record("throughput", minutes)
+        return inspection.by_minute((), self.clock.now(), minutes)
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        self._record("register_worker", info)
+
+    def heartbeat_worker(
+        self, worker_id: str, running_job_ids: Sequence[str], now: datetime
+    ) -> bool:
+        """True: the NullStore keeps no registry, so no worker is ever missing from it."""
+        self._record("heartbeat_worker", worker_id, tuple(running_job_ids), now)
+        return True
+
+    def unregister_worker(self, worker_id: str) -> None:
+        self._record("unregister_worker", worker_id)
+
+    def workers(self) -> list[WorkerInfo]:
+        self._record("workers")
+        return []
+
+    def remove_dead_workers(self, now: datetime) -> int:
+        self._record("remove_dead_workers", now)
+        return 0
 
     def install_schema(self) -> None:
         self._record("install_schema")

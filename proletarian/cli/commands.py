@@ -1,4 +1,5 @@
-"""The short commands: enqueue, status, retry, cancel and prune. Each returns an exit status."""
+"""The short commands: enqueue and prune (status and the other reads are in inspection.py,
+retry and cancel in bulk.py). Each returns an exit status."""
 
 from __future__ import annotations
 
@@ -7,13 +8,10 @@ import sys
 from datetime import timedelta
 
 from proletarian.cli import table
-from proletarian.cli.errors import OK, CliError
+from proletarian.cli.errors import OK
 from proletarian.cli.session import opened, store_url
 from proletarian.cli.values import json_payload
-from proletarian.core.job import JobStatus, NewJob, Priority
-from proletarian.core.urls import redact
-
-STATUS_HEADERS = ("queue", "ready", "scheduled", "running", "succeeded", "failed", "oldest ready")
+from proletarian.core.job import NewJob, Priority
 
 
 def enqueue(args: argparse.Namespace) -> int:
@@ -30,59 +28,6 @@ def enqueue(args: argparse.Namespace) -> int:
     with opened(url, existing=True) as store:
         print(store.enqueue(job))
     return OK
-
-
-def status(args: argparse.Namespace) -> int:
-    """Print one row per queue: queued jobs by state, archived jobs by outcome, and how long
-    the oldest due job has waited."""
-    url = store_url(args)
-    with opened(url, existing=True) as store:
-        stats = store.stats()
-    if not stats:
-        print(f"no jobs in {redact(url)}")
-        return OK
-    rows = [
-        (
-            queue,
-            str(s.ready),
-            str(s.scheduled),
-            str(s.running),
-            str(s.succeeded),
-            str(s.failed),
-            table.age(s.oldest_ready_age),
-        )
-        for queue, s in sorted(stats.items())
-    ]
-    print(table.render(STATUS_HEADERS, rows))
-    return OK
-
-
-def retry(args: argparse.Namespace) -> int:
-    """Put an archived failed job back on its queue, due now, with its attempts reset."""
-    url = store_url(args)
-    with opened(url, existing=True) as store:
-        if store.retry_failed(args.job_id):
-            print(f"job {args.job_id} is queued again")
-            return OK
-        job = store.get_job(args.job_id)
-    if job is None:
-        raise CliError(f"no job with id {args.job_id!r}")
-    raise CliError(f"job {args.job_id} is {job.status.value}; only failed jobs can be retried")
-
-
-def cancel(args: argparse.Namespace) -> int:
-    """Remove a queued job that has not started."""
-    url = store_url(args)
-    with opened(url, existing=True) as store:
-        if store.cancel(args.job_id):
-            print(f"job {args.job_id} cancelled")
-            return OK
-        job = store.get_job(args.job_id)
-    if job is None:
-        raise CliError(f"no job with id {args.job_id!r}")
-    if job.status is JobStatus.RUNNING:
-        raise CliError(f"job {args.job_id} is running; a running job can't be cancelled")
-    raise CliError(f"job {args.job_id} has already finished ({job.status.value})")
 
 
 def prune(args: argparse.Namespace) -> int:

@@ -6,10 +6,11 @@ import argparse
 from importlib import metadata
 from typing import NoReturn
 
-from proletarian.cli import commands, demo, schema, values, worker
+from proletarian.cli import bulk, commands, demo, inspection, schema, values, worker
 from proletarian.cli.errors import UsageError
 from proletarian.cli.session import URL_VARIABLE
-from proletarian.core.job import Priority
+from proletarian.core.inspection import MAX_PAGE, MAX_THROUGHPUT_MINUTES
+from proletarian.core.job import JobStatus, Priority
 
 
 class Parser(argparse.ArgumentParser):
@@ -151,16 +152,103 @@ def build() -> Parser:
     )
     enqueue.set_defaults(run=commands.enqueue)
 
-    sub.add_parser(
-        "status", parents=[url], help="jobs per queue: waiting, running, archived"
-    ).set_defaults(run=commands.status)
+    json_output = Parser(add_help=False)
+    json_output.add_argument(
+        "--json", action="store_true", help="print JSON for scripts instead of a table"
+    )
+    filters = Parser(add_help=False)
+    filters.add_argument("--queue", metavar="Q", help="only jobs of this queue")
+    filters.add_argument("--type", dest="job_type", metavar="T", help="only jobs of this type")
 
-    for name, run, text in (
-        ("retry", commands.retry, "put a failed job back on its queue"),
-        ("cancel", commands.cancel, "remove a queued job that has not started"),
+    status = sub.add_parser(
+        "status", parents=[url, json_output], help="jobs per queue: waiting, running, archived"
+    )
+    status.add_argument(
+        "--watch",
+        type=values.positive_seconds,
+        metavar="N",
+        help="redraw every N seconds, with jobs succeeded and failed per minute, until Ctrl-C",
+    )
+    status.add_argument(
+        "--minutes",
+        type=values.positive_int,
+        default=10,
+        metavar="M",
+        help=f"throughput over the last M minutes, at most {MAX_THROUGHPUT_MINUTES} "
+        "(--watch and --json; default: 10)",
+    )
+    status.add_argument(
+        "--frames",
+        type=values.positive_int,
+        metavar="K",
+        help="with --watch: stop after K redraws (default: until Ctrl-C)",
+    )
+    status.set_defaults(run=inspection.status)
+
+    jobs = sub.add_parser(
+        "jobs",
+        parents=[url, json_output, filters],
+        help="list jobs newest first, by status, queue and type",
+        description="A page of jobs, queued and archived, newest first. The line after the "
+        "table gives the --before that shows the next page.",
+    )
+    jobs.add_argument(
+        "--status", choices=[s.value for s in JobStatus], help="only jobs in this state"
+    )
+    jobs.add_argument(
+        "--limit",
+        type=values.positive_int,
+        default=50,
+        metavar="N",
+        help=f"jobs per page, at most {MAX_PAGE} (default: 50)",
+    )
+    jobs.add_argument(
+        "--before", metavar="CURSOR", help="the next page: jobs older than this job id"
+    )
+    jobs.set_defaults(run=inspection.jobs)
+
+    show_job = sub.add_parser(
+        "show",
+        parents=[url, json_output],
+        help="one job whole: payload, meta, attempts, timings, error and traceback",
+    )
+    show_job.add_argument("job_id", metavar="JOB_ID")
+    show_job.set_defaults(run=inspection.show)
+
+    workers = sub.add_parser(
+        "workers",
+        parents=[url, json_output],
+        help="the running workers: host, pid, queues, last heartbeat, running jobs",
+    )
+    workers.add_argument(
+        "--remove-dead",
+        action="store_true",
+        help="remove the workers that missed 3 heartbeats (live workers do it too, every minute)",
+    )
+    workers.set_defaults(run=inspection.workers)
+
+    for name, run, flag, text, flag_text in (
+        (
+            "retry",
+            bulk.retry,
+            "--all-failed",
+            "put a failed job, or every failed job of a filter, back on its queue",
+            "every failed job matching --queue and --type",
+        ),
+        (
+            "cancel",
+            bulk.cancel,
+            "--all-queued",
+            "remove a queued job that has not started, or every one of a filter",
+            "every queued job matching --queue and --type that is not running",
+        ),
     ):
-        command = sub.add_parser(name, parents=[url], help=text)
-        command.add_argument("job_id", metavar="JOB_ID")
+        command = sub.add_parser(name, parents=[url, filters], help=text)
+        command.add_argument("job_id", metavar="JOB_ID", nargs="?")
+        command.add_argument(flag, action="store_true", help=flag_text)
+        command.add_argument(
+            "--yes", action="store_true", help=f"with {flag}: go ahead without asking"
+        )
         command.set_defaults(run=run)
 
     prune = sub.add_parser("prune", parents=[url], help="delete old archived jobs")

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from proletarian.core.job import Job, JobError, JobId, NewJob, QueueStats
+from proletarian.core.inspection import JobPage, MinuteCounts, WorkerInfo
+from proletarian.core.job import Job, JobError, JobId, JobStatus, NewJob, QueueStats
 from proletarian.ports.clock import Clock
 
 
@@ -140,6 +141,52 @@ class QueueStore(Protocol):
         """The greatest unique key (in code point order) starting with `prefix` that the key
         table holds, or None. A key stays in the table, held or not, until its job is cancelled
         or pruned from the archive. One range scan on the key index."""
+
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> JobPage:
+        """Up to `limit` (1 to 1,000) jobs matching every given filter, newest first by id,
+        queued and archived alike, from after the job `before` (a page's `next_before`).
+        Each page is a keyset read on an index: its cost does not grow with the page number
+        or, where the filter is indexed, with the archive (see each store's docs)."""
+
+    def retry_failed_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        """`retry_failed` for every archived failed job matching the filters; returns how
+        many went back. Works in batches (core.inspection.BULK_BATCH), each committed on its
+        own: an error part-way leaves the earlier batches done."""
+
+    def cancel_queued_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        """`cancel` for every queued job matching the filters that no claim holds; returns
+        how many were removed. Batched and committed like `retry_failed_jobs`."""
+
+    def throughput(self, minutes: int = 15) -> list[MinuteCounts]:
+        """Jobs archived as succeeded and failed in each of the last `minutes` minutes (1 to
+        1,440; the current minute last and partial), read by the archive's finished time."""
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        """Add a worker to the registry, or replace the entry of the same id."""
+
+    def heartbeat_worker(
+        self, worker_id: str, running_job_ids: Sequence[str], now: datetime
+    ) -> bool:
+        """Record that the worker was alive at `now`, running those jobs: one small write.
+        False when the registry has no such worker (it was removed as dead): register again."""
+
+    def unregister_worker(self, worker_id: str) -> None:
+        """Remove a worker from the registry; nothing happens if it is not there."""
+
+    def workers(self) -> list[WorkerInfo]:
+        """Every registered worker, the dead ones (`WorkerInfo.is_dead`) included, by id."""
+
+    def remove_dead_workers(self, now: datetime) -> int:
+        """Remove the workers dead at `now` (DEAD_AFTER_BEATS heartbeats missed); returns how
+        many. The registry is small (one entry per running worker), so this reads it whole."""
 
     def install_schema(self) -> None:
         """Create the store's tables or structures if missing. Idempotent."""

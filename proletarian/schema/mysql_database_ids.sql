@@ -49,8 +49,29 @@ CREATE TABLE IF NOT EXISTS `proletarian_archived_job` (
     started_at      DATETIME(6)  NOT NULL,  -- when the last attempt was claimed
     finished_at     DATETIME(6)  NOT NULL,
     PRIMARY KEY (job_id),
-    -- prune_archive deletes by age.
-    KEY finished (finished_at)
+    -- prune_archive deletes by age; throughput counts by minute of it.
+    KEY finished (finished_at),
+    -- Operators list jobs newest first (by id) within a status: `proletarian jobs --status
+    -- failed`. install_schema adds it to tables made before it.
+    KEY status_id (status, job_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- The worker registry: one row per running worker, kept by its heartbeat (one UPDATE per
+-- interval), for operators (`proletarian workers`). Claims never read it. A worker that missed
+-- three heartbeats is dead, and live workers delete its row. Named after the job table, with
+-- `_worker` after it.
+CREATE TABLE IF NOT EXISTS `proletarian_job_worker` (
+    worker_id       VARCHAR(255) NOT NULL,
+    host            VARCHAR(255) NOT NULL,
+    pid             INT          NOT NULL,
+    queues          MEDIUMTEXT   NOT NULL,  -- JSON array of queue names
+    threads         INT          NOT NULL,
+    version         VARCHAR(64)  NOT NULL,  -- proletarian's version
+    started_at      DATETIME(6)  NOT NULL,
+    last_seen       DATETIME(6)  NOT NULL,  -- the last heartbeat
+    heartbeat_every DOUBLE       NOT NULL,  -- seconds between heartbeats
+    running         MEDIUMTEXT   NOT NULL,  -- JSON array of the ids of its running jobs
+    PRIMARY KEY (worker_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- Unique jobs: the job that last took each unique key. The key is held while that job is

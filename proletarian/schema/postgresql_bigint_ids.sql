@@ -70,6 +70,27 @@ ALTER TABLE proletarian.archived_job ADD COLUMN IF NOT EXISTS abandons integer N
 CREATE INDEX IF NOT EXISTS archived_job_finished_idx
     ON proletarian.archived_job (finished_at);
 
+-- Operators list jobs newest first (by id) within a status: `proletarian jobs --status failed`
+-- walks this index backwards and stops at the page's end.
+CREATE INDEX IF NOT EXISTS archived_job_status_idx
+    ON proletarian.archived_job (status, job_id);
+
+-- The worker registry: one row per running worker, kept by its heartbeat (one UPDATE per
+-- interval, of no indexed column), for operators (`proletarian workers`). Claims never read
+-- it. A worker that missed three heartbeats is dead, and live workers delete its row.
+CREATE TABLE IF NOT EXISTS proletarian.job_worker (
+    worker_id       text        PRIMARY KEY,
+    host            text        NOT NULL,
+    pid             integer     NOT NULL,
+    queues          text        NOT NULL,               -- JSON array of queue names
+    threads         integer     NOT NULL,
+    version         text        NOT NULL,               -- proletarian's version
+    started_at      timestamptz NOT NULL,
+    last_seen       timestamptz NOT NULL,               -- the last heartbeat
+    heartbeat_every double precision NOT NULL,          -- seconds between heartbeats
+    running         text        NOT NULL DEFAULT '[]'   -- JSON array of its running jobs' ids
+);
+
 -- Unique jobs: the job that last took each unique key. The key is held while that job is
 -- queued, and for unique_for_microseconds after it was archived; enqueue takes a free key over
 -- in its own transaction. COLLATE "C": keys compare exactly, and sort in code point order.

@@ -51,6 +51,25 @@ CREATE TABLE IF NOT EXISTS "archived_job" (
 -- prune_archive deletes by finish time.
 CREATE INDEX IF NOT EXISTS "archived_job_finished_at" ON "archived_job" (finished_at);
 
+-- Operators list jobs newest first (by id) within a status: `proletarian jobs --status failed`.
+CREATE INDEX IF NOT EXISTS "archived_job_status" ON "archived_job" (status, job_id);
+
+-- The worker registry: one row per running worker, kept by its heartbeat, for operators
+-- (`proletarian workers`). Claims never read it. A worker that missed three heartbeats is
+-- dead, and live workers delete its row.
+CREATE TABLE IF NOT EXISTS "job_worker" (
+    worker_id       TEXT PRIMARY KEY NOT NULL,
+    host            TEXT NOT NULL,
+    pid             INTEGER NOT NULL,
+    queues          TEXT NOT NULL,              -- JSON array of queue names
+    threads         INTEGER NOT NULL,
+    version         TEXT NOT NULL,              -- proletarian's version
+    started_at      TEXT NOT NULL,
+    last_seen       TEXT NOT NULL,              -- the last heartbeat
+    heartbeat_every REAL NOT NULL,              -- seconds between heartbeats
+    running         TEXT NOT NULL DEFAULT '[]'  -- JSON array of the ids of its running jobs
+);
+
 -- Unique jobs: the job that last took each unique key. A key is held while that job is queued,
 -- and for unique_for_microseconds after it was archived; enqueue takes a free key over in the
 -- same transaction as its insert. New in 0.2: install_schema() adds it to an older schema.

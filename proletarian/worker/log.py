@@ -47,6 +47,8 @@ _LEVELS = {
     "on_failed_error": logging.ERROR,
     "worker_error": logging.ERROR,
     "shutdown_stragglers": logging.WARNING,
+    "worker_registered": logging.DEBUG,
+    "worker_heartbeat_failed": logging.WARNING,
 }
 
 # Event fields holding seconds, and the name each is written under, in milliseconds.
@@ -193,6 +195,16 @@ def _decimal(value: float) -> str:
     if not math.isfinite(value):
         return str(value)
     return format(Decimal(repr(value)), "f")
+
+
+def printable(text: str, *, newlines: bool = False) -> str:
+    """`text` safe to write to a terminal: controls (an escape sequence could recolour or
+    rewrite the screen), line separators and lone surrogates written as in `_logfmt`; newlines
+    kept when `newlines` (a traceback), else escaped too (a table cell)."""
+    return "".join(
+        char if char.isprintable() or (newlines and char == "\n") else _escape(char)
+        for char in text
+    )
 
 
 def _escape(char: str) -> str:

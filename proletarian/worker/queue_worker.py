@@ -31,6 +31,7 @@ from proletarian.worker.handlers import Handlers
 from proletarian.worker.heartbeat import Heartbeat
 from proletarian.worker.log import guarded, logging_events
 from proletarian.worker.options import WorkerOptions
+from proletarian.worker.registry import WorkerRegistration
 from proletarian.worker.runner import Runner, give_back
 from proletarian.worker.watch import Run, Watch
 
@@ -107,6 +108,9 @@ class QueueWorker:
     """
 
     # One lock (_lock) guards the worker's state; decisions are taken under it, I/O outside it.
+
+    # This run's entry in the store's worker registry (worker/registry.py), from start().
+    _registration: WorkerRegistration | None = None
 
     # The handler's shape follows handler_mode. The two overloads and the implementation take
     # the same keyword options, those of WorkerOptions plus the ports (a unit test checks it).
@@ -253,6 +257,15 @@ class QueueWorker:
                     )
                 )
         self._log("worker_started", self._summary())
+        self._registration = WorkerRegistration(
+            self.store,
+            self._log,
+            worker_id=self.worker_id,
+            queues=self.queues,
+            threads=self.threads,
+            running=self._watch.running_job_ids,
+        )
+        self._registration.start()
         for thread in threads:
             thread.start()
 
@@ -272,6 +285,8 @@ class QueueWorker:
         deadline = time.monotonic() + (timeout or self._options.shutdown_timeout).total_seconds()
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self._registration is not None:
+            self._registration.stop(max(0.0, deadline - time.monotonic()))
         stragglers = [t.name for t in threads if t.is_alive()]
         if stragglers:
             self._log("shutdown_stragglers", {**self._summary(), "threads": stragglers})

@@ -70,6 +70,11 @@ class Watch:
         with self._cond:
             self._runs.discard(run)
 
+    def running_job_ids(self) -> list[str]:
+        """The ids of the jobs running now (for the worker registry's heartbeat)."""
+        with self._cond:
+            return sorted(run.claim.job.id for run in self._runs)
+
     def stop_all(self) -> None:
         """Tell every running handler to stop (the worker is stopping)."""
         with self._cond:

@@ -16,14 +16,14 @@ import pytest
 from proletarian.ports.store import QueueStore
 from proletarian.testing import ManualClock
 
-STORES = ["memory", "sqlite", "redis", "postgres", "postgres_leased", "mysql"]
+STORES = ["memory", "sqlite", "redis", "postgres", "postgres_extended", "postgres_leased", "mysql"]
 # Stores whose claims are leases (Renewable): they also run the lease tests.
 LEASED = {"memory", "sqlite", "redis", "postgres_leased"}
 # Stores that enqueue in the caller's transaction (conn=): their fixtures module has
 # caller_transaction(store), and they run the outbox tests.
 OUTBOX = {"memory", "sqlite", "postgres", "postgres_leased", "mysql"}
 # Stores that wake workers through listen(): they also run the notification tests.
-NOTIFYING = {"memory", "postgres", "postgres_leased", "redis"}
+NOTIFYING = {"memory", "postgres", "postgres_extended", "postgres_leased", "redis"}
 
 MakeStore = Callable[..., QueueStore]
 

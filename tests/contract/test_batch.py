@@ -14,7 +14,7 @@ from proletarian.testing import ManualClock
 from tests.contract.conftest import STORES
 
 # Stores whose claim_batch this suite covers; a store that gains batch claims joins here.
-BATCHING = {"memory", "postgres"}
+BATCHING = {"memory", "postgres", "postgres_extended"}
 ERROR = JobError(type="ValueError", message="boom", traceback="Traceback ...\nValueError: boom\n")
 
 

@@ -35,4 +35,4 @@ def test_every_sql_store_shows_its_ddl_by_schema_sql(store: QueueStore, store_ki
 
 def test_the_sql_stores_are_the_ones_listed() -> None:
     """SQL_STORES names stores of the contract suite, so a new store is classed here too."""
-    assert set(STORES) | {"postgres_extended"} >= SQL_STORES
+    assert set(STORES) >= SQL_STORES

@@ -318,7 +318,7 @@ def test_install_schema_creates_what_the_ddl_file_creates(
     with psycopg.connect(scratch_db, autocommit=True) as conn:
         conn.execute((ROOT / "database" / "postgresql" / copy).read_bytes())
     by_hand = describe(scratch_db, "proletarian", {})
-    assert {row[0] for row in by_hand} == {"job", "archived_job", "job_key"}
+    assert {row[0] for row in by_hand} == {"job", "archived_job", "job_worker", "job_key"}
     with psycopg.connect(scratch_db, autocommit=True) as scratch:
         scratch.execute("DROP SCHEMA proletarian CASCADE")
     options: dict[str, Any] = {"job_ids": DatabaseIds()} if bigint_ids else {}
@@ -512,7 +512,7 @@ def test_a_claim_does_not_read_scheduled_jobs_of_a_more_urgent_priority(
     proletarian.enqueue_many(store, [scheduled] * 20_000)
     due = proletarian.enqueue(store, "t", None)
     single = len(queues) == 1
-    statement = store._sql.claim_one if single else store._sql.claim_any
+    statement = store._sql.claim["claim_one" if single else "claim_any"].query
     with psycopg.connect(TEST_URL) as conn:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(SCHEMA, "job")))
         wanted = {"queue": queues[0]} if single else {"queues": queues}

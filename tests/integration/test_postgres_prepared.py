@@ -3,18 +3,27 @@ being deallocated, are shared by stores over one pool, and a lost job never comm
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
+from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 import proletarian
 from proletarian import ClaimLost, JobStatus
-from proletarian.adapters.postgres import PostgresStore
+from proletarian.adapters.clocks import SystemClock
+from proletarian.adapters.postgres import PostgresStore, rows, statements
+from proletarian.adapters.postgres.prepared import (
+    ExtendedStatements,
+    ServerStatements,
+    numbered,
+)
 from proletarian.adapters.postgres.schema import Names
-from proletarian.adapters.postgres.statements import server_definitions
+from proletarian.adapters.postgres.statements import Statements
 from tests.fixtures.postgres import SCHEMA, TEST_URL, reset
 
 
@@ -124,16 +133,66 @@ def test_without_server_prepared_statements(pool: ConnectionPool[Any]) -> None:
     assert names == (0,)
 
 
-def test_prepared_claims_number_their_parameters_as_the_store_passes_them() -> None:
-    """The store passes (queue or queues, now) to the prepared claims: named parameters are
-    numbered by first appearance, so the queue is $1 and every use of the time is $2."""
+def test_prepared_claims_number_their_parameters_by_first_appearance() -> None:
+    """Named parameters are numbered by first appearance, each name once: the queue is $1 and
+    every use of the time is $2, bound by name from what the claim passes."""
     names = Names.of(schema="s", job_table="job", archived_job_table="archived_job", channel=None)
-    definitions = server_definitions(names, bigint_ids=False)
-    for key, queue in (("claim_one", "queue = $1"), ("claim_any", "unnest($1::text[])")):
-        types, body = definitions[key]
+    definitions = Statements.build(names, bigint_ids=False).claim
+    for key, queue, first in (
+        ("claim_one", "queue = $1", "queue"),
+        ("claim_any", "unnest($1::text[])", "queues"),
+    ):
+        body, order = numbered(definitions[key].query)
         text = body.decode()
-        assert types.split(", ")[1] == "timestamptz"
+        assert order == (first, "now")
         assert queue in text
         assert "process_at <= $2" in text
         assert "%(" not in text
         assert "$3" not in text
+
+
+@pytest.mark.parametrize("server", [True, False], ids=["server", "extended"])
+@pytest.mark.parametrize("outcome", ["succeed", "fail", "retry"])
+def test_an_outcome_whose_job_is_gone_fails_before_its_commit(
+    pool: ConnectionPool[Any], server: bool, outcome: str
+) -> None:
+    """An outcome that finds no job row raises NothingWritten, prepared on the server or not,
+    and the COMMIT sent after it is not run: the claim's transaction is left aborted."""
+    sql = Statements.build(PostgresStore(pool, schema=SCHEMA).names, bigint_ids=False)
+    runner = ServerStatements(sql.claim) if server else ExtendedStatements(sql.claim)
+    now = SystemClock().now()
+    params = {
+        "job_id": uuid.uuid4(),
+        "status": "failed",
+        "started_at": now,
+        "finished_at": now,
+        "process_at": now,
+        **statements.error_values(None),
+    }
+    with pool.connection() as conn:
+        conn.autocommit = True
+        with pytest.raises(statements.NothingWritten):
+            runner.run(conn, outcome, params, tuple_row, before=(b"BEGIN",), after=(b"COMMIT",))
+        assert conn.info.transaction_status == TransactionStatus.INERROR
+        conn.rollback()
+
+
+def test_server_statements_give_the_result_of_the_execute_after_what_came_before(
+    pool: ConnectionPool[Any],
+) -> None:
+    """The result returned is the EXECUTE's, after the PREPAREs a connection lacked and the
+    statements sent before it in the same round trip."""
+    store = PostgresStore(pool, schema=SCHEMA)
+    job_id = proletarian.enqueue(store, "t", None)
+    runner = ServerStatements(Statements.build(store.names, bigint_ids=False).claim)
+    before = (b"BEGIN", b"SAVEPOINT first", b"RELEASE SAVEPOINT first")
+    params = {"queue": "default", "now": SystemClock().now()}
+    with pool.connection() as conn:
+        conn.execute("DEALLOCATE ALL")
+        conn.commit()
+        conn.autocommit = True
+        for _ in range(2):  # with the PREPAREs, then without them
+            row = runner.run(conn, "claim_one", params, rows.claim_rows, before=before).fetchone()
+            assert row is not None
+            assert str(row.job.job_id) == job_id
+            conn.rollback()

@@ -612,3 +612,22 @@ def test_a_failing_event_sink_never_breaks_a_job(store: MemoryStore) -> None:
     job_id = proletarian.enqueue(store, "t", None)
     assert worker.drain() == 1
     assert status(store, job_id) == (JobStatus.SUCCEEDED, 1)
+
+
+def test_null_store_keeps_no_registry_and_lists_nothing() -> None:
+    """NullStore's operators' methods check their arguments, record the call and find
+    nothing: no jobs, no workers, zero throughput, nothing retried or cancelled."""
+    clock = ManualClock()
+    store = NullStore(clock=clock)
+    assert store.list_jobs(status=JobStatus.FAILED, queue="q").jobs == ()
+    with pytest.raises(proletarian.ConfigurationError):
+        store.list_jobs(limit=0)
+    assert (store.retry_failed_jobs(), store.cancel_queued_jobs(job_type="t")) == (0, 0)
+    assert [(m.succeeded, m.failed) for m in store.throughput(2)] == [(0, 0), (0, 0)]
+    assert store.heartbeat_worker("w", ["j"], clock.now())
+    assert (store.workers(), store.remove_dead_workers(clock.now())) == ([], 0)
+    assert [c.method for c in store.calls][:3] == [
+        "list_jobs",
+        "retry_failed_jobs",
+        "cancel_queued_jobs",
+    ]

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
+
 from proletarian.adapters import url_options as read
 from proletarian.adapters.clocks import SystemClock
 from proletarian.adapters.common import (
@@ -20,8 +22,10 @@ from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.memory.claim import MemoryClaim, lease_job
 from proletarian.adapters.memory.state import KeyEntry, Record, State, to_job
 from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core import inspection
 from proletarian.core.checks import positive_duration
 from proletarian.core.errors import ConfigurationError, SerializationError
+from proletarian.core.inspection import JobFilter, JobPage, MinuteCounts, WorkerInfo
 from proletarian.core.job import Job, JobId, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.core.unique import first_of_each_key, key_prefix
@@ -75,6 +79,7 @@ class MemoryStore:
         self.clock: Clock = clock or SystemClock()
         self.lease = lease
         self._state = State()  # shared with the claims
+        self._workers: dict[str, WorkerInfo] = {}  # the registry, guarded by the state's lock
 
     @classmethod
     def connect(cls, url: str, **options: Any) -> MemoryStore:
@@ -198,12 +203,94 @@ class MemoryStore:
             record = state.jobs.get(job_id) or state.archive.get(job_id)
             if record is None:
                 return None
-            try:
-                payload = self.serializer.loads(record.payload)
-            except SerializationError:
-                payload = None
-            status = record.status or queued_status(record.process_at, record.locked_until, now)
-            return to_job(record, payload=payload, status=status)
+            return self._job(record, now)
+
+    def _job(self, record: Record, now: datetime) -> Job:
+        try:
+            payload = self.serializer.loads(record.payload)
+        except SerializationError:
+            payload = None
+        status = record.status or queued_status(record.process_at, record.locked_until, now)
+        return to_job(record, payload=payload, status=status)
+
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> JobPage:
+        """Reads every job in memory: there is no index to keep."""
+        wanted = JobFilter(status=status, queue=queue, job_type=job_type)
+        count = inspection.page_limit(limit)
+        after = inspection.cursor(before)
+        now = self.clock.now()
+        with self._state.lock:
+            records = [*self._state.jobs.values(), *self._state.archive.values()]
+            jobs = [self._job(r, now) for r in records if after is None or r.id < after]
+        return inspection.newest_first([j for j in jobs if wanted.matches(j)], count)
+
+    def retry_failed_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        """One job at a time, each under the lock on its own, as `retry_failed`."""
+        wanted = JobFilter(status=JobStatus.FAILED, queue=queue, job_type=job_type)
+        with self._state.lock:
+            ids = [r.id for r in self._state.archive.values() if _matches(wanted, r)]
+        return sum(self.retry_failed(job_id) for job_id in ids)
+
+    def cancel_queued_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        wanted = JobFilter(queue=queue, job_type=job_type)
+        with self._state.lock:
+            ids = [r.id for r in self._state.jobs.values() if _matches(wanted, r)]
+        return sum(self.cancel(job_id) for job_id in ids)
+
+    def throughput(self, minutes: int = 15) -> list[MinuteCounts]:
+        now = self.clock.now()
+        since = inspection.throughput_since(now, minutes)
+        counts: dict[tuple[datetime, str], int] = {}
+        with self._state.lock:
+            for record in self._state.archive.values():
+                if record.finished_at is not None and record.finished_at >= since:
+                    assert record.status is not None
+                    key = (inspection.minute_of(record.finished_at), record.status.value)
+                    counts[key] = counts.get(key, 0) + 1
+        return inspection.by_minute(
+            ((minute, status, n) for (minute, status), n in counts.items()), now, minutes
+        )
+
+    # -- worker registry -----------------------------------------------------------------------
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        with self._state.lock:
+            self._workers[info.id] = info
+
+    def heartbeat_worker(
+        self, worker_id: str, running_job_ids: Sequence[str], now: datetime
+    ) -> bool:
+        with self._state.lock:
+            info = self._workers.get(worker_id)
+            if info is None:
+                return False
+            self._workers[worker_id] = attrs.evolve(
+                info, last_seen=now, running=tuple(running_job_ids)
+            )
+            return True
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self._state.lock:
+            self._workers.pop(worker_id, None)
+
+    def workers(self) -> list[WorkerInfo]:
+        with self._state.lock:
+            return sorted(self._workers.values(), key=lambda info: info.id)
+
+    def remove_dead_workers(self, now: datetime) -> int:
+        with self._state.lock:
+            dead = inspection.dead_workers(list(self._workers.values()), now)
+            for worker_id in dead:
+                del self._workers[worker_id]
+            return len(dead)
 
     def stats(self) -> dict[str, QueueStats]:
         now = self.clock.now()
@@ -284,6 +371,14 @@ class MemoryStore:
 
     def __repr__(self) -> str:
         return f"<MemoryStore jobs={len(self._state.jobs)} archived={len(self._state.archive)}>"
+
+
+def _matches(wanted: JobFilter, record: Record) -> bool:
+    return (
+        (wanted.queue is None or record.queue == wanted.queue)
+        and (wanted.job_type is None or record.job_type == wanted.job_type)
+        and (wanted.status is None or record.status is wanted.status)
+    )
 
 
 class _MemoryListener:

@@ -89,10 +89,11 @@ COMMIT = "COMMIT"
 ROLLBACK = "ROLLBACK"
 KILL = "KILL %s"
 
-# In tables.sql only the two table names are backtick-quoted, so renaming the tables is a
+# In tables.sql only the table names are backtick-quoted, so renaming the tables is a
 # substitution of quoted names (index names are per table in MySQL and need no change).
-_QUOTED_TABLE = re.compile(r"`(proletarian_job|proletarian_archived_job|proletarian_job_key)`")
-# The key table is named after the job table.
+# The worker registry's table is the job table's name with "_worker" after it, the unique
+# keys' table with "_key".
+_QUOTED_TABLE = re.compile(r"`(proletarian_job(?:_worker|_key)?|proletarian_archived_job)`")
 KEY_SUFFIX = "_key"
 MAX_IDENTIFIER = 64
 _STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
@@ -119,9 +120,15 @@ def renamed_schema(text: str, *, job_table: str, archived_job_table: str) -> str
     tables = {
         DEFAULT_JOB_TABLE: job_table,
         DEFAULT_ARCHIVED_JOB_TABLE: archived_job_table,
+        f"{DEFAULT_JOB_TABLE}_worker": worker_table(job_table),
         DEFAULT_JOB_TABLE + KEY_SUFFIX: key_table(job_table),
     }
     return _QUOTED_TABLE.sub(lambda match: tables[match[1]], text)
+
+
+def worker_table(job_table: str) -> str:
+    """The worker registry's table, quoted: the job table's, `_worker` after its name."""
+    return f"{job_table[:-1]}_worker`"
 
 
 def ddl_statements(text: str) -> list[str]:

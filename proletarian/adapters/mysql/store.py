@@ -32,10 +32,14 @@ from proletarian.adapters.mysql._driver import (
     run,
     translate,
 )
+from proletarian.adapters.mysql._inspect_sql import InspectStatements
 from proletarian.adapters.mysql._pool import ConnectionPool
 from proletarian.adapters.mysql.claim import Claimers, MySQLClaim, claim_job
+from proletarian.adapters.mysql.inspection import Inspector
 from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core import inspection
 from proletarian.core.errors import ConfigurationError
+from proletarian.core.inspection import JobFilter, JobPage, MinuteCounts, WorkerInfo
 from proletarian.core.job import Job, JobId, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.core.unique import (
@@ -144,6 +148,12 @@ class MySQLStore:
         self.crash_delay = crash_delay
         self._claimers = Claimers()  # worker ids that claimed: later claims need no care
         self._pool = ConnectionPool(make, size=pool_size, timeout=pool_timeout, where=self._where)
+        self._inspector = Inspector(
+            self._connection,
+            InspectStatements(self._sql.job_table, self._sql.archived_job_table),
+            keys=self._keys,
+            serializer=self.serializer,
+        )
 
     @classmethod
     def connect(cls, url: str, **options: Any) -> MySQLStore:
@@ -193,6 +203,7 @@ class MySQLStore:
                 found = cursor.fetchone()
                 if found is None or not found[0]:
                     cursor.execute(self._sql.add_column(table))
+            self._inspector.upgrade(cursor)
 
     # -- enqueue -------------------------------------------------------------------------------
 
@@ -525,6 +536,59 @@ class MySQLStore:
                 steps = [(self._sql.latest_key_bounded, (low, upper.encode())), (sql.COMMIT, ())]
             found = run(conn, steps)[0]
         return bytes(found[0][0]).decode() if found else None
+
+    # -- operators' reads and bulk actions (mysql/inspection.py) -------------------------------
+
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> JobPage:
+        """Walks both tables' primary keys backwards from `before`, or the archive's status_id
+        index when a status is given. Running jobs are told by their row locks, as get_job
+        tells them: the page's queued rows are locked with SKIP LOCKED for an instant."""
+        wanted = JobFilter(status=status, queue=queue, job_type=job_type)
+        count = inspection.page_limit(limit)
+        after = inspection.cursor(before)
+        key = None if after is None else self._keys.param(after)
+        if after is not None and key is None:
+            raise ConfigurationError(f"before {after[:80]!r} is not a job id of this store")
+        return self._inspector.list_jobs(wanted, limit=count, before=key, now=self.clock.now())
+
+    def retry_failed_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        wanted = JobFilter(queue=queue, job_type=job_type)
+        return self._inspector.retry_failed_jobs(wanted, self.clock.now())
+
+    def cancel_queued_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        """Removes the matching jobs whose rows no claim has locked, as `cancel`."""
+        return self._inspector.cancel_queued_jobs(JobFilter(queue=queue, job_type=job_type))
+
+    def throughput(self, minutes: int = 15) -> list[MinuteCounts]:
+        inspection.throughput_minutes(minutes)
+        return self._inspector.throughput(self.clock.now(), minutes)
+
+    # -- worker registry (mysql/inspection.py) -------------------------------------------------
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        self._inspector.register_worker(info)
+
+    def heartbeat_worker(
+        self, worker_id: str, running_job_ids: Sequence[str], now: datetime
+    ) -> bool:
+        return self._inspector.heartbeat_worker(worker_id, running_job_ids, now)
+
+    def unregister_worker(self, worker_id: str) -> None:
+        self._inspector.unregister_worker([worker_id])
+
+    def workers(self) -> list[WorkerInfo]:
+        return self._inspector.workers()
+
+    def remove_dead_workers(self, now: datetime) -> int:
+        return self._inspector.remove_dead_workers(now)
 
     def close(self) -> None:
         """Close the pool's connections; those held by claims close when the claims end."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
-from psycopg.rows import tuple_row
+from psycopg.rows import scalar_row
 from psycopg_pool import ConnectionPool
 
 from proletarian.adapters.postgres import rows, statements
@@ -49,7 +49,7 @@ def claim_batch(
         borrowed = Borrowed(pool, autocommit=False, watchdog=watchdog)
     try:
         with borrowed.bounded("claim") as conn:
-            cursor = conn.cursor(row_factory=tuple_row)
+            cursor = conn.cursor(row_factory=rows.claim_rows)
             if len(names) == 1:
                 params = {"queue": names[0], "now": now, "limit": limit}
                 cursor.execute(sql.claim_batch_one, params)
@@ -62,24 +62,24 @@ def claim_batch(
     if not found:
         borrowed.give_back()
         return []
-    suspects = [row for row in found if row[rows.CLAIM_ABANDONED] or row[rows.ABANDONS]]
+    suspects = [row for row in found if row.abandoned or row.job.abandons]
     if suspects:
         _count_suspects(borrowed, sql, suspects)
         return None
     batch = PostgresBatch(
         borrowed, pool=pool, sql=sql, clock=clock, started_at=now, size=len(found)
     )
-    return [PostgresBatchClaim(batch, row, serializer) for row in found]
+    return [PostgresBatchClaim(batch, row.job, serializer) for row in found]
 
 
 def _count_suspects(
-    borrowed: Borrowed, sql: statements.Statements, suspects: Sequence[tuple[Any, ...]]
+    borrowed: Borrowed, sql: statements.Statements, suspects: Sequence[rows.ClaimRow]
 ) -> None:
     """Jobs whose claims were abandoned run apart from healthy ones: a job that kills its worker
     would otherwise count an abandonment for every job of its batch. The marks found are
     counted (committed), which lets the batch go; the caller then claims one job at a time
     until no suspect is left among the jobs it claims."""
-    marked = [row[rows.ID] for row in suspects if row[rows.CLAIM_ABANDONED]]
+    marked = [row.job.job_id for row in suspects if row.abandoned]
     try:
         with borrowed.bounded("claim") as conn:
             count_abandoned(conn, sql, marked)
@@ -108,7 +108,7 @@ class PostgresBatch:
         self._clock = clock
         self._started_at = started_at
         self._size = size
-        self._outcomes: list[tuple[Any, str, datetime | None, JobError | None]] = []
+        self._outcomes: list[dict[str, Any]] = []
         self.job_ids: list[Any] = []  # filled by the batch's claims
 
     @property
@@ -131,7 +131,8 @@ class PostgresBatch:
         self, key: Any, status: str, process_at: datetime | None, error: JobError | None
     ) -> None:
         """Keep one job's outcome; the last one writes them all and commits."""
-        self._outcomes.append((key, status, process_at, error))
+        outcome = {"job_id": key, "status": status, "process_at": process_at}
+        self._outcomes.append({**outcome, **statements.error_values(error)})
         if len(self._outcomes) == self._size:
             self._write()
 
@@ -148,22 +149,15 @@ class PostgresBatch:
         borrowed, self._borrowed = self._borrowed, None
         assert borrowed is not None
         outcomes = self._outcomes
-        finished_at = self._clock.now()
-        params = {
-            "job_ids": [key for key, _, _, _ in outcomes],
-            "statuses": [status for _, status, _, _ in outcomes],
-            "process_at": [when for _, _, when, _ in outcomes],
-            "finished_at": [finished_at for _ in outcomes],
-            "error_types": [error.type if error else None for _, _, _, error in outcomes],
-            "error_messages": [error.message if error else None for _, _, _, error in outcomes],
-            "error_tracebacks": [error.traceback if error else None for *_, error in outcomes],
-            "started_at": self._started_at,
+        # One array per column, the batch's times once (statements.BATCH_SHARED).
+        params: dict[str, Any] = {
+            name: [outcome[name] for outcome in outcomes] for name in outcomes[0]
         }
+        params.update(started_at=self._started_at, finished_at=self._clock.now())
         try:
             with borrowed.bounded("batch outcome") as conn:
-                cursor = conn.cursor(row_factory=tuple_row)
-                row = cursor.execute(self._sql.write_outcomes, params).fetchone()
-                written = row[0] if row else 0
+                cursor = conn.cursor(row_factory=scalar_row)
+                written = cursor.execute(self._sql.write_outcomes, params).fetchone() or 0
                 if written != len(outcomes):
                     raise ClaimLost(
                         f"{len(outcomes) - written} job(s) of the batch are no longer in the "
@@ -179,9 +173,9 @@ class PostgresBatchClaim:
     savepoint, if it opened one); the batch writes every outcome when the last is recorded.
     `abandon` gives the whole batch back. Not shared between threads."""
 
-    def __init__(self, batch: PostgresBatch, row: tuple[Any, ...], serializer: Serializer) -> None:
+    def __init__(self, batch: PostgresBatch, row: rows.JobRow, serializer: Serializer) -> None:
         self._batch = batch
-        self._key = row[rows.ID]
+        self._key = row.job_id
         batch.job_ids.append(self._key)
         self._savepoint = False
         self._ended = False
@@ -246,9 +240,7 @@ class PostgresBatchClaim:
         try:
             if self._savepoint:
                 with self._batch.bounded(self.job.id, status) as conn:
-                    conn.execute(
-                        statements.ROLLBACK_AND_RELEASE if undo_handler else statements.RELEASE
-                    )
+                    conn.execute(statements.close_savepoint(undo=undo_handler))
         except BaseException:
             self._batch.abandon()
             raise

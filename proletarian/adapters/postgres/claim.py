@@ -2,22 +2,96 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
+from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from proletarian.adapters.postgres import rows, statements
 from proletarian.adapters.postgres.connections import Borrowed
 from proletarian.adapters.postgres.errors import translated
-from proletarian.adapters.postgres.marks import clear_marks
-from proletarian.adapters.postgres.prepared import ServerStatements
+from proletarian.adapters.postgres.marks import clear_marks, count_abandoned
+from proletarian.adapters.postgres.network import Watchdog
+from proletarian.adapters.postgres.prepared import ClaimStatements
 from proletarian.adapters.postgres.takeover import take_over
 from proletarian.core.errors import ClaimLost, StoreError, StoreUnavailable, TransactionAborted
 from proletarian.core.job import Job, JobError, JobStatus
 from proletarian.ports.clock import Clock
+from proletarian.ports.serializer import Serializer
+
+# The claim's statements run on an autocommit connection in a transaction of their own: BEGIN
+# goes with the claim and COMMIT with the outcome, in one round trip each when the statements
+# are prepared on the server.
+_BEGIN = (b"BEGIN",)
+_COMMIT = (b"COMMIT",)
+
+
+def claim_job(
+    pool: ConnectionPool[Any],
+    sql: statements.Statements,
+    *,
+    runner: ClaimStatements,
+    watchdog: Watchdog,
+    serializer: Serializer,
+    clock: Clock,
+    queues: Sequence[str],
+) -> PostgresClaim | None:
+    """Lock the most urgent due job in a new transaction and hand it out with that transaction
+    open. A job whose last claim was abandoned is counted (committed) and claimed again."""
+    now = clock.now()
+    names = list(queues)
+    key, params = (
+        ("claim_one", {"queue": names[0], "now": now})
+        if len(names) == 1
+        else ("claim_any", {"queues": names, "now": now})
+    )
+    with translated("claim"):
+        borrowed = Borrowed(pool, autocommit=True, watchdog=watchdog)
+    try:
+        with borrowed.bounded("claim") as conn:
+            row = _claim_row(conn, runner, key, params)
+            # Each round commits a count and clears that job's mark, so this ends.
+            while row is not None and row.abandoned:
+                count_abandoned(conn, sql, [row.job.job_id])
+                row = _claim_row(conn, runner, key, params)
+    except BaseException:
+        borrowed.give_back()
+        raise
+    if row is None:
+        borrowed.give_back()
+        return None
+    payload, decode_error = rows.decoded(serializer, row.job)
+    return PostgresClaim(
+        borrowed,
+        row.job,
+        sql=sql,
+        runner=runner,
+        pool=pool,
+        payload=payload,
+        decode_error=decode_error,
+        clock=clock,
+        started_at=now,
+    )
+
+
+def _claim_row(
+    conn: psycopg.Connection[Any],
+    runner: ClaimStatements,
+    key: str,
+    params: Mapping[str, Any],
+) -> rows.ClaimRow | None:
+    try:
+        return runner.run(conn, key, params, rows.claim_rows, before=_BEGIN).fetchone()
+    except psycopg.errors.InvalidSqlStatementName:
+        # Our statements were deallocated behind our back (DISCARD ALL, DEALLOCATE ALL):
+        # nothing was claimed; prepare them again and claim once more.
+        runner.forget(conn)
+        conn.rollback()
+        return runner.run(conn, key, params, rows.claim_rows, before=_BEGIN).fetchone()
 
 
 class PostgresClaim:
@@ -34,10 +108,10 @@ class PostgresClaim:
     def __init__(
         self,
         borrowed: Borrowed,
-        row: tuple[Any, ...],
+        row: rows.JobRow,
         *,
         sql: statements.Statements,
-        server: ServerStatements | None,
+        runner: ClaimStatements,
         pool: ConnectionPool[Any],
         payload: Any,
         decode_error: JobError | None,
@@ -46,10 +120,10 @@ class PostgresClaim:
     ) -> None:
         self._borrowed: Borrowed | None = borrowed
         self._sql = sql
-        self._server = server
+        self._runner = runner
         self._pool = pool
         self._clock = clock
-        self._job_id = row[rows.ID]
+        self._job_id = row.job_id
         self._started_at = started_at
         self._savepoint = False
         self._cut = False  # interrupted: the handler's writes are gone, success is refused
@@ -74,24 +148,22 @@ class PostgresClaim:
         return self._savepoint
 
     def succeed(self) -> None:
-        params = (self._job_id, self._started_at, self._clock.now())
-        self._end("succeed", "succeed", params, undo_handler=False)
+        params = {"started_at": self._started_at, "finished_at": self._clock.now()}
+        self._end("succeed", params, undo_handler=False)
 
     def retry_at(self, when: datetime, error: JobError) -> None:
-        params = (self._job_id, when, error.type, error.message, error.traceback)
-        self._end("retry", "retry", params, undo_handler=True)
+        self._end(
+            "retry", {"process_at": when, **statements.error_values(error)}, undo_handler=True
+        )
 
     def fail(self, error: JobError) -> None:
-        params = (
-            self._job_id,
-            "failed",
-            self._started_at,
-            self._clock.now(),
-            error.type,
-            error.message,
-            error.traceback,
-        )
-        self._end("fail", "archive", params, undo_handler=True)
+        params = {
+            "status": "failed",
+            "started_at": self._started_at,
+            "finished_at": self._clock.now(),
+            **statements.error_values(error),
+        }
+        self._end("fail", params, undo_handler=True)
 
     def interrupt(self) -> None:
         """End the claim's backend on the server (its transaction aborts, whatever the handler
@@ -100,18 +172,14 @@ class PostgresClaim:
         borrowed = self._holding()
         self._borrowed = None
         self._cut = True
-        # As a claim holds its connection: the server-prepared outcomes send their COMMIT on
-        # an autocommit connection in an explicit transaction.
+        # As a claim holds its connection: an autocommit connection in an explicit transaction.
         with translated("interrupt"):
-            again = Borrowed(
-                self._pool, autocommit=self._server is not None, watchdog=borrowed.watchdog
-            )
+            again = Borrowed(self._pool, autocommit=True, watchdog=borrowed.watchdog)
         holder = borrowed.conn.info.backend_pid
         try:
             # Not bounded by the watchdog: the wait for the row is bounded by its lock timeout.
             with translated("interrupt"):
-                if self._server is not None:
-                    again.conn.execute(b"BEGIN")
+                again.conn.execute(b"BEGIN")
                 held = take_over(
                     again.conn,
                     self._pool,
@@ -142,10 +210,8 @@ class PostgresClaim:
         borrowed.give_back()
         clear_marks(self._pool, self._sql, [self._job_id], borrowed.watchdog)
 
-    def _end(
-        self, action: str, statement: str, params: tuple[Any, ...], *, undo_handler: bool
-    ) -> None:
-        """Close the handler's savepoint, write the outcome and commit: one round trip."""
+    def _end(self, action: str, params: dict[str, Any], *, undo_handler: bool) -> None:
+        """Close the handler's savepoint, write the outcome and commit."""
         borrowed = self._holding()
         conn = borrowed.conn
         if not undo_handler and self._cut:
@@ -157,22 +223,18 @@ class PostgresClaim:
                 "ctx.connection failed and aborted the transaction, and the handler went on"
             )
         self._borrowed = None
-        # Close the handler's savepoint before the job row is touched again: changing the row
-        # inside it was measured several times slower.
-        before = b""
+        before: tuple[bytes, ...] = ()
         if self._savepoint:
             before = (
-                statements.ROLLBACK_AND_RELEASE if undo_handler else statements.RELEASE
-            ) + b"; "
+                statements.UNDO_HANDLER_WRITES if undo_handler else statements.KEEP_HANDLER_WRITES
+            )
+        params = {**params, "job_id": self._job_id}
         try:
             with borrowed.bounded(action):
-                if self._server is None:
-                    self._end_extended(conn, before, statement, params, action)
-                    return
                 try:
-                    self._server.run(conn, before, statement, params, b"; COMMIT")
-                except psycopg.errors.DivisionByZero as exc:
-                    # The outcome statement found no job row: nothing was committed.
+                    self._runner.run(conn, action, params, tuple_row, before=before, after=_COMMIT)
+                except statements.NothingWritten as exc:
+                    # Nothing was committed: the COMMIT after it was never run.
                     raise ClaimLost(
                         f"job {self.job.id} is no longer in the queue ({action})"
                     ) from exc
@@ -185,44 +247,6 @@ class PostgresClaim:
             if self._borrowed is None:
                 borrowed.give_back()
 
-    def _end_extended(
-        self,
-        conn: psycopg.Connection[Any],
-        before: bytes,
-        statement: str,
-        params: tuple[Any, ...],
-        action: str,
-    ) -> None:
-        """The outcome in psycopg's extended protocol (server_prepared=False): the savepoint's
-        end, the statement, then COMMIT, each a round trip."""
-        if before:
-            conn.execute(before.removesuffix(b"; "))
-        query, named = self._extended(statement, params)
-        if conn.execute(query, named).rowcount != 1:
-            raise ClaimLost(f"job {self.job.id} is no longer in the queue ({action})")
-        conn.commit()
-
-    def _extended(self, statement: str, params: tuple[Any, ...]) -> tuple[bytes, dict[str, Any]]:
-        if statement == "retry":
-            job_id, when, error_type, message, traceback = params
-            named = {"job_id": job_id, "process_at": when}
-            query = self._sql.retry
-        else:
-            if statement == "succeed":
-                (job_id, started_at, finished_at), status = params, "succeeded"
-                error_type = message = traceback = None
-            else:
-                job_id, status, started_at, finished_at, error_type, message, traceback = params
-            named = {
-                "job_id": job_id,
-                "status": status,
-                "started_at": started_at,
-                "finished_at": finished_at,
-            }
-            query = self._sql.archive
-        named.update(error_type=error_type, error_message=message, error_traceback=traceback)
-        return query, named
-
     def _take_again(self, borrowed: Borrowed) -> None:
         """After the server refused an outcome (its transaction rolled back), lock the job's
         row again in a new transaction, keeping the claim held for another outcome. If another
@@ -231,8 +255,7 @@ class PostgresClaim:
         try:
             with borrowed.bounded("claim again"):
                 conn.rollback()
-                if conn.autocommit:
-                    conn.execute(b"BEGIN")
+                conn.execute(b"BEGIN")
                 if conn.execute(self._sql.lock_again, {"job_id": self._job_id}).fetchone():
                     self._savepoint = False
                     self._borrowed = borrowed

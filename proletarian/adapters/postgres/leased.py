@@ -10,10 +10,9 @@ from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
-from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from proletarian.adapters.common import error_params, new_token
+from proletarian.adapters.common import new_token
 from proletarian.adapters.postgres import rows, statements
 from proletarian.adapters.postgres.connections import Borrowed, autocommitted, own_connection
 from proletarian.adapters.postgres.errors import translated
@@ -46,7 +45,7 @@ def lease_job(
     else:
         query, params["queues"] = sql.lease_any, names
     with autocommitted(pool, "claim", watchdog) as conn:
-        row = conn.cursor(row_factory=tuple_row).execute(query, params).fetchone()
+        row = conn.cursor(row_factory=rows.job_rows).execute(query, params).fetchone()
     if row is None:
         return None
     payload, decode_error = rows.decoded(serializer, row)
@@ -85,7 +84,7 @@ class PostgresLeasedClaim:
         self,
         pool: ConnectionPool[Any],
         sql: statements.Statements,
-        row: tuple[Any, ...],
+        row: rows.JobRow,
         token: str,
         *,
         watchdog: Watchdog,
@@ -103,7 +102,7 @@ class PostgresLeasedClaim:
         self._clock = clock
         self._lease = lease
         self._started_at = started_at
-        self._key = row[rows.ID]
+        self._key = row.job_id
         self._held: Borrowed | None = None  # the handler's transaction, once asked for
         self._ended = False  # an outcome was attempted: nothing left to renew
         self._writes_lost = False  # the handler's transaction ended without committing
@@ -151,16 +150,21 @@ class PostgresLeasedClaim:
                     raise self._lost()
 
     def succeed(self) -> None:
-        params = self._archived("succeeded", None)
-        self._end("succeed", self._sql.leased_archive, params, keep_writes=True)
+        params = {"started_at": self._started_at, "finished_at": self._clock.now()}
+        self._end("succeed", self._sql.leased["succeed"], params, keep_writes=True)
 
     def retry_at(self, when: datetime, error: JobError) -> None:
-        params = {**self._ids(), "process_at": when, **_error(error)}
-        self._end("retry", self._sql.leased_retry, params, keep_writes=False)
+        params = {"process_at": when, **statements.error_values(error)}
+        self._end("retry", self._sql.leased["retry"], params, keep_writes=False)
 
     def fail(self, error: JobError) -> None:
-        params = self._archived("failed", error)
-        self._end("fail", self._sql.leased_archive, params, keep_writes=False)
+        params = {
+            "status": "failed",
+            "started_at": self._started_at,
+            "finished_at": self._clock.now(),
+            **statements.error_values(error),
+        }
+        self._end("fail", self._sql.leased["fail"], params, keep_writes=False)
 
     def interrupt(self) -> None:
         """End the handler's transaction, if it asked for one: its backend is ended on the
@@ -179,7 +183,7 @@ class PostgresLeasedClaim:
 
     def abandon(self) -> None:
         """Give the job back as it was: due again, as if never claimed."""
-        self._end("abandon", self._sql.release, self._ids(), keep_writes=False)
+        self._end("abandon", self._sql.release, {}, keep_writes=False)
 
     def _end(
         self, action: str, statement: bytes, params: dict[str, Any], *, keep_writes: bool
@@ -188,6 +192,7 @@ class PostgresLeasedClaim:
         it never asked for one, in an autocommitted statement. Like every write of a leased
         claim it is conditional on the token: once the job is lost, or ended, it raises
         ClaimLost."""
+        params = {**self._ids(), **params}
         with self._lock:
             held = self._held
             if keep_writes and self._writes_lost:
@@ -205,31 +210,31 @@ class PostgresLeasedClaim:
             self._ended = True
         if held is None:
             with autocommitted(self._pool, action, self._watchdog) as conn:
-                if conn.execute(statement, params).rowcount != 1:
-                    raise self._lost()
+                self._write(conn, statement, params)
             return
         self._writes_lost = True  # until the commit below
         try:
             with held.bounded(action) as conn:
-                end = statements.RELEASE if keep_writes else statements.ROLLBACK_AND_RELEASE
-                conn.execute(end)
-                if conn.execute(statement, params).rowcount != 1:
-                    raise self._lost()
+                conn.execute(statements.close_savepoint(undo=not keep_writes))
+                self._write(conn, statement, params)
                 conn.commit()
         finally:
             held.give_back()
 
+    def _write(
+        self, conn: psycopg.Connection[Any], statement: bytes, params: dict[str, Any]
+    ) -> None:
+        """One write of the claim's job; ClaimLost if its token no longer held it (an outcome
+        then fails with NothingWritten, see statements.one_job_outcomes)."""
+        try:
+            written = conn.execute(statement, params).rowcount
+        except statements.NothingWritten as exc:
+            raise self._lost() from exc
+        if written != 1:
+            raise self._lost()
+
     def _ids(self) -> dict[str, Any]:
         return {"job_id": self._key, "token": self._token}
-
-    def _archived(self, status: str, error: JobError | None) -> dict[str, Any]:
-        return {
-            **self._ids(),
-            "status": status,
-            "started_at": self._started_at,
-            "finished_at": self._clock.now(),
-            **_error(error),
-        }
 
     def _lost(self) -> ClaimLost:
         return ClaimLost(f"job {self.job.id} is no longer held by this claim (lease expired)")
@@ -240,9 +245,3 @@ class PostgresLeasedClaim:
 
 def _aborted(conn: psycopg.Connection[Any]) -> bool:
     return conn.info.transaction_status == TransactionStatus.INERROR
-
-
-def _error(error: JobError | None) -> dict[str, Any]:
-    return dict(
-        zip(("error_type", "error_message", "error_traceback"), error_params(error), strict=True)
-    )

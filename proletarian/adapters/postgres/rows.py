@@ -1,77 +1,169 @@
-"""Rows to Jobs: the mapping from the tables' columns to the inert Job value."""
+"""The rows the store reads, and the mapping from them to the inert Job value.
+
+Each row type's fields are its select list (statements.py builds it with `select_list`), and
+its row factory makes it from the values in that order, so a column is read by its name and
+can't be taken for another. Rows that carry more than the job nest the job's columns as `job`:
+each select list names the job's columns once, whatever follows them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
+
+from psycopg.rows import RowFactory, RowMaker
 
 from proletarian.adapters.common import decode_meta
-from proletarian.adapters.postgres.statements import JOB_COLUMNS
 from proletarian.core.errors import SerializationError
 from proletarian.core.job import Job, JobError, JobStatus, Priority
 from proletarian.ports.serializer import Serializer
 
-# Positions in a row of statements.JOB_COLUMNS, by name.
-_POSITION = {name: i for i, name in enumerate(JOB_COLUMNS.split(", "))}
-ID, QUEUE, JOB_TYPE, PAYLOAD = (_POSITION[n] for n in ("job_id", "queue", "job_type", "payload"))
-PRIORITY, ATTEMPTS, ABANDONS = (_POSITION[n] for n in ("priority", "attempts", "abandons"))
-ENQUEUED_AT, PROCESS_AT, META = (_POSITION[n] for n in ("enqueued_at", "process_at", "meta"))
-ERROR_TYPE, ERROR_MESSAGE, ERROR_TRACEBACK = (
-    _POSITION[n] for n in ("error_type", "error_message", "error_traceback")
-)
-# A claim's row (statements.CLAIM_COLUMNS) goes on with whether its last claim was abandoned.
-CLAIM_ABANDONED = len(_POSITION)
-# A get_job row (statements._GET_JOB) goes on with the archive's columns and whether it runs.
-STATUS, STARTED_AT, FINISHED_AT, RUNNING = range(len(_POSITION), len(_POSITION) + 4)
+R = TypeVar("R")
 
 
-def decoded(serializer: Serializer, row: tuple[Any, ...]) -> tuple[Any, JobError | None]:
+class JobRow(NamedTuple):
+    """A job's columns, as both tables have them."""
+
+    job_id: Any
+    queue: str
+    job_type: str
+    payload: str
+    priority: int
+    attempts: int
+    abandons: int
+    enqueued_at: datetime
+    process_at: datetime
+    meta: str | None
+    error_type: str | None
+    error_message: str | None
+    error_traceback: str | None
+
+
+JOB_COLUMNS: tuple[str, ...] = JobRow._fields
+
+
+class ClaimRow(NamedTuple):
+    """A transactional claim's row: the job, and whether its last claim was abandoned."""
+
+    job: JobRow
+    abandoned: bool
+
+
+class FoundRow(NamedTuple):
+    """A get_job row: the job, the archive's columns (None while it is queued), and whether a
+    claim holds it."""
+
+    job: JobRow
+    status: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    running: bool
+
+
+class StatsRow(NamedTuple):
+    """One queue's counts, as stats reads them."""
+
+    queue: str
+    ready: int
+    scheduled: int
+    running: int
+    succeeded: int
+    failed: int
+    oldest_ready: datetime | None
+
+
+def select_list(fields: Sequence[str], values: Mapping[str, str]) -> str:
+    """The SQL select list of a row type's `fields`: each field's value (an SQL expression)
+    from `values`, in the fields' order. ValueError unless `values` names every field once."""
+    if set(values) != set(fields):
+        raise ValueError(f"select list for {list(fields)} given values for {list(values)}")
+    return ", ".join(values[name] for name in fields)
+
+
+def _after_job(make: Callable[[Iterable[Any]], R]) -> RowFactory[R]:
+    """The row factory of a row type whose first field is the job's columns, nested."""
+    width = len(JOB_COLUMNS)
+
+    def make_row(values: Sequence[Any]) -> R:
+        return make((JobRow._make(values[:width]), *values[width:]))
+
+    def factory(cursor: Any) -> RowMaker[R]:
+        return make_row
+
+    return factory
+
+
+def job_rows(cursor: Any) -> RowMaker[JobRow]:
+    return JobRow._make
+
+
+def stats_rows(cursor: Any) -> RowMaker[StatsRow]:
+    return StatsRow._make
+
+
+claim_rows = _after_job(ClaimRow._make)
+found_rows = _after_job(FoundRow._make)
+
+
+def decoded(serializer: Serializer, row: JobRow) -> tuple[Any, JobError | None]:
     """The payload, or None and the decode error for a payload the serializer can't read."""
     try:
-        return serializer.loads(row[PAYLOAD]), None
+        return serializer.loads(row.payload), None
     except SerializationError as exc:
         return None, JobError(type="SerializationError", message=str(exc))
 
 
 def to_job(
-    row: tuple[Any, ...],
+    row: JobRow,
     *,
     payload: Any,
     status: JobStatus,
-    archived: bool = False,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
 ) -> Job:
     return Job(
-        id=str(row[ID]),
-        queue=row[QUEUE],
-        job_type=row[JOB_TYPE],
+        id=str(row.job_id),
+        queue=row.queue,
+        job_type=row.job_type,
         payload=payload,
-        priority=Priority(row[PRIORITY]),
-        attempts=row[ATTEMPTS],
-        abandons=row[ABANDONS],
-        enqueued_at=utc(row[ENQUEUED_AT]),
-        process_at=utc(row[PROCESS_AT]),
+        priority=Priority(row.priority),
+        attempts=row.attempts,
+        abandons=row.abandons,
+        enqueued_at=utc(row.enqueued_at),
+        process_at=utc(row.process_at),
         status=status,
-        meta=decode_meta(row[META]),
+        meta=decode_meta(row.meta),
         error=error_of(row),
-        started_at=utc(row[STARTED_AT]) if archived else None,
-        finished_at=utc(row[FINISHED_AT]) if archived else None,
+        started_at=None if started_at is None else utc(started_at),
+        finished_at=None if finished_at is None else utc(finished_at),
     )
 
 
-def status_of(row: tuple[Any, ...], now: datetime) -> JobStatus:
-    """The status of a get_job row: archived, locked by an open claim, or waiting."""
-    if row[STATUS] is not None:
-        return JobStatus(row[STATUS])
-    if row[RUNNING]:
-        return JobStatus.RUNNING
-    return JobStatus.SCHEDULED if row[PROCESS_AT] > now else JobStatus.READY
+def found_job(row: FoundRow, payload: Any, now: datetime) -> Job:
+    """The job of a get_job row, archived, held by a claim, or waiting."""
+    if row.status is not None:
+        status = JobStatus(row.status)
+    elif row.running:
+        status = JobStatus.RUNNING
+    else:
+        status = JobStatus.SCHEDULED if row.job.process_at > now else JobStatus.READY
+    return to_job(
+        row.job,
+        payload=payload,
+        status=status,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
 
 
-def error_of(row: tuple[Any, ...]) -> JobError | None:
-    if row[ERROR_TYPE] is None:
+def error_of(row: JobRow) -> JobError | None:
+    if row.error_type is None:
         return None
     return JobError(
-        type=row[ERROR_TYPE], message=row[ERROR_MESSAGE] or "", traceback=row[ERROR_TRACEBACK] or ""
+        type=row.error_type,
+        message=row.error_message or "",
+        traceback=row.error_traceback or "",
     )
 
 

@@ -24,11 +24,12 @@ DEFAULT_JOB_TABLE = "job"
 DEFAULT_ARCHIVED_JOB_TABLE = "archived_job"
 MAX_CHANNEL_BYTES = 63  # NAMEDATALEN - 1: LISTEN would truncate a longer name, pg_notify refuse it
 
-# The names the DDL file is written with. Index names start with their table's name.
+# The names the DDL file is written with. Index names start with their table's name; the worker
+# registry's table is the job table's name with "_worker" after it, the unique keys' table with
+# "_key", both in the job table's schema.
 _FILE_NAMES = re.compile(
-    r"\bproletarian\.(archived_job|job_key|job)\b|\b(archived_job|job)(_\w+_idx)\b"
+    r"\bproletarian\.(archived_job|job(?:_worker|_key)?)\b|\b(archived_job|job)(_\w+_idx)\b"
 )
-# The key table is named after the job table.
 KEY_SUFFIX = "_key"
 MAX_IDENTIFIER_BYTES = 63
 _CREATE_SCHEMA = "CREATE SCHEMA IF NOT EXISTS proletarian"
@@ -76,6 +77,11 @@ class Names:
     def key(self) -> tuple[str, str]:
         """The unique keys' table: the job table's name with `_key`, in its schema."""
         return (self.job[0], self.job[1] + KEY_SUFFIX)
+
+    @property
+    def worker(self) -> tuple[str, str]:
+        """The worker registry's table: named after the job table, beside it."""
+        return (self.job[0], f"{self.job[1]}_worker")
 
     @property
     def schemas(self) -> list[str]:
@@ -169,4 +175,6 @@ def _with_names(statement: str, names: Names) -> sql.Composed:
 def _table(names: Names, file_name: str) -> tuple[str, str]:
     if file_name == "job_key":
         return names.key
+    if file_name == "job_worker":
+        return names.worker
     return names.job if file_name == "job" else names.archived_job

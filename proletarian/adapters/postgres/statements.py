@@ -1,24 +1,37 @@
 """Every SQL statement the store runs, rendered once per store with its quoted names.
 
 Each operation is one statement (one round trip), so psycopg prepares it after a few uses.
-Times are always parameters from the store's clock, never the server's now().
+Times are always parameters from the store's clock, never the server's now(). Parameters are
+named (%(name)s) in every statement; statements prepared on the server number them (see
+prepared.py). Each select list is built from the fields of the row type that reads it
+(rows.py).
+
+Each outcome of a claim (archive, retry) is described once, by the columns it writes
+(ARCHIVE, RETRY below); every form the claims run is rendered from that description: for one
+job or a batch, held by a lease or by a transaction, prepared on the server or not.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 
 import attrs
+import psycopg
 from psycopg import sql
 
-from proletarian.adapters.postgres.schema import Names
-from proletarian.core.job import Priority
-
-# The columns of a queued job, in the order rows.py reads them.
-JOB_COLUMNS = (
-    "job_id, queue, job_type, payload, priority, attempts, abandons, enqueued_at, process_at, "
-    "meta, error_type, error_message, error_traceback"
+from proletarian.adapters.postgres.prepared import Definition
+from proletarian.adapters.postgres.rows import (
+    JOB_COLUMNS,
+    ClaimRow,
+    FoundRow,
+    StatsRow,
+    select_list,
 )
+from proletarian.adapters.postgres.schema import Names
+from proletarian.core.job import JobError, Priority
+
+# The job's columns as a select list.
+JOB_SELECT = ", ".join(JOB_COLUMNS)
 # Whether the last claim of a job ended without an outcome: a leased claim's lease expired, or
 # a transactional claim's transaction was aborted (its worker died or lost its connection). A
 # transaction that locks a row writes its id into the row's xmax, and an abort leaves it there,
@@ -36,7 +49,7 @@ ABANDONED = (
     f"ELSE pg_xact_status({_XMAX_XID8}) = 'aborted' END)"
 )
 # A claim's row: the job, and whether its last claim was abandoned.
-CLAIM_COLUMNS = f"{JOB_COLUMNS}, {ABANDONED}"
+CLAIM_SELECT = select_list(ClaimRow._fields, {"job": JOB_SELECT, "abandoned": ABANDONED})
 
 # Whether a leased claim's lease still holds the job; a job with no lease is free.
 LEASE_LIVE = "coalesce(locked_until > %(now)s, false)"
@@ -141,69 +154,163 @@ LIMIT {limit}
 FOR UPDATE SKIP LOCKED
 """
 
-# Batch mode: every outcome of a batch in one statement, in the batch's transaction. Succeeded
-# and failed jobs are archived and deleted, retried ones updated; the count of rows written
-# tells whether every job was still there. The arrays go in binary (%b): text arrays are
-# escaped element by element, measured at a quarter of the client's time per job.
-_WRITE_OUTCOMES = """
+# -- outcomes ------------------------------------------------------------------------------
+# Each outcome is written in the transaction of the claim that ends (a batch's, for a batch),
+# or autocommitted for a leased claim whose handler never asked for a connection.
+
+ERROR = {"error_type": "text", "error_message": "text", "error_traceback": "text"}
+
+
+def error_values(error: JobError | None) -> dict[str, str | None]:
+    """An outcome's ERROR columns by name, NULL when it has no error."""
+    return {
+        "error_type": None if error is None else error.type,
+        "error_message": None if error is None else error.message,
+        "error_traceback": None if error is None else error.traceback,
+    }
+
+
+# Every outcome counts the attempt that ends.
+COUNTED = "attempts + 1"
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """What an outcome writes. `computed`: columns whose values are SQL over the job's row, by
+    column; `given`: columns whose values the claim gives, each as a parameter named like the
+    column, by column with its SQL type."""
+
+    computed: Mapping[str, str]
+    given: Mapping[str, str]
+
+
+# Success and final failure move the job to the archive: its columns, but its last error,
+# which the outcome gives (none for success).
+ARCHIVE = Outcome(
+    computed={
+        name: COUNTED if name == "attempts" else name for name in JOB_COLUMNS if name not in ERROR
+    },
+    given={"status": "text", "started_at": "timestamptz", "finished_at": "timestamptz", **ERROR},
+)
+# A retry clears any lease, so an earlier holder whose lease expired can't end the job.
+RETRY = Outcome(
+    computed={"attempts": COUNTED, "locked_by": "NULL", "locked_until": "NULL"},
+    given={"process_at": "timestamptz", **ERROR},
+)
+# Success, the common case, gives only its times: each parameter is quoted by the client, at a
+# measurable cost per job. The archive's error columns stay NULL.
+_SUCCEEDED = {
+    "status": "'succeeded'",
+    "started_at": "%(started_at)s",
+    "finished_at": "%(finished_at)s",
+}
+
+# An outcome of one job fails when its job is gone (or, for a leased claim, no longer held):
+# the server-prepared forms send the COMMIT in the same round trip, and only an error keeps it
+# from committing the claim's transaction, and the handler's writes, then. SQL has no
+# statement that raises, and an error in a constant expression would be raised when the
+# statement is planned, so the outcome's last step divides by the number of rows it wrote.
+NothingWritten = psycopg.errors.DivisionByZero
+
+
+def one_written(written: str) -> str:
+    """The last step of a one-job outcome whose write is the CTE `written`: one row, or
+    NothingWritten when `written` wrote none."""
+    return f"SELECT 1 / count(*) FROM {written}"
+
+
+def _given(outcome: Outcome) -> dict[str, str]:
+    return {name: f"%({name})s" for name in outcome.given}
+
+
+def _archived(values: Mapping[str, str], where: str) -> str:
+    """One job's archive, with `values` (SQL by column, of ARCHIVE.given; those left out stay
+    NULL)."""
+    computed = ARCHIVE.computed
+    return f"""
+WITH moved AS (
+    DELETE FROM {{job}} WHERE {where}
+    RETURNING {JOB_SELECT}
+), written AS (
+    INSERT INTO {{archived_job}} ({", ".join([*computed, *values])})
+    SELECT {", ".join([*computed.values(), *values.values()])} FROM moved
+    RETURNING 1
+)
+{one_written("written")}
+"""
+
+
+def _retried(values: Mapping[str, str], where: str) -> str:
+    """One job's retry, with `values` (SQL by column, of RETRY.given)."""
+    assignments = ", ".join(
+        f"{name} = {value}" for name, value in {**RETRY.computed, **values}.items()
+    )
+    return f"""
+WITH written AS (
+    UPDATE {{job}} SET {assignments}
+    WHERE {where}
+    RETURNING 1
+)
+{one_written("written")}
+"""
+
+
+def one_job_outcomes(*, leased: bool) -> dict[str, str]:
+    """The outcomes of one job by name (succeed, fail, retry), with the parameters job_id, the
+    given columns' and, when `leased`, the claim's token: they write only while it holds the
+    job."""
+    where = "job_id = %(job_id)s" + (" AND locked_by = %(token)s" if leased else "")
+    return {
+        "succeed": _archived(_SUCCEEDED, where),
+        "fail": _archived(_given(ARCHIVE), where),
+        "retry": _retried(_given(RETRY), where),
+    }
+
+
+# In a batch, the times are the batch's: every job of it was claimed, and ends, together.
+BATCH_SHARED = ("started_at", "finished_at")
+
+
+def _batch_columns(id_type: str) -> dict[str, str]:
+    """The outcome columns a batch gives one value per job for, each as an array parameter
+    named like the column, by column with its SQL type; job_id first. The status of a job
+    retried is 'retry'."""
+    given = {**ARCHIVE.given, **RETRY.given}
+    return {"job_id": id_type, **{n: t for n, t in given.items() if n not in BATCH_SHARED}}
+
+
+def _batch_outcomes(id_type: str) -> str:
+    """Every outcome of a batch in one statement: succeeded and failed jobs archived, retried
+    ones updated, and the count of rows written, which tells whether every job was still there.
+    The arrays go in binary (%b): text arrays are escaped element by element, measured at a
+    quarter of the client's time per job. The outcome's own columns are named given_<column>,
+    so that the description's SQL over the job's columns can't mean one of them."""
+    per_job = _batch_columns(id_type)
+    computed = ARCHIVE.computed
+    archived = {n: f"%({n})s" if n in BATCH_SHARED else f"given_{n}" for n in ARCHIVE.given}
+    carried = [f"given_{n}" for n in ARCHIVE.given if n not in BATCH_SHARED]
+    retried = {**RETRY.computed, **{n: f"given_{n}" for n in RETRY.given}}
+    return f"""
 WITH outcome AS (
-    SELECT * FROM unnest(%(job_ids)b::{id_type}[], %(statuses)b::text[],
-                         %(process_at)b::timestamptz[], %(finished_at)b::timestamptz[],
-                         %(error_types)b::text[], %(error_messages)b::text[],
-                         %(error_tracebacks)b::text[])
-        AS o(job_id, status, process_at, finished_at, error_type, error_message, error_traceback)
+    SELECT * FROM unnest({", ".join(f"%({n})b::{t}[]" for n, t in per_job.items())})
+        AS o({", ".join(f"given_{n}" for n in per_job)})
 ), moved AS (
-    DELETE FROM {job} AS j USING outcome AS o
-    WHERE j.job_id = o.job_id AND o.status <> 'retry'
-    RETURNING j.job_id, j.queue, j.job_type, j.payload, j.priority, j.attempts, j.abandons,
-              j.enqueued_at, j.process_at, j.meta, o.status, o.finished_at, o.error_type,
-              o.error_message, o.error_traceback
+    DELETE FROM {{job}} AS j USING outcome
+    WHERE j.job_id = given_job_id AND given_status <> 'retry'
+    RETURNING {", ".join([*(f"j.{n}" for n in JOB_COLUMNS), *carried])}
 ), archived AS (
-    INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts, abandons,
-                                enqueued_at, process_at, meta, status, started_at, finished_at,
-                                error_type, error_message, error_traceback)
-    SELECT job_id, queue, job_type, payload, priority, attempts + 1, abandons, enqueued_at,
-           process_at, meta, status, %(started_at)s, finished_at, error_type, error_message,
-           error_traceback
-    FROM moved
+    INSERT INTO {{archived_job}} ({", ".join([*computed, *archived])})
+    SELECT {", ".join([*computed.values(), *archived.values()])} FROM moved
     RETURNING 1
 ), retried AS (
-    UPDATE {job} AS j
-    SET attempts = j.attempts + 1, locked_by = NULL, locked_until = NULL,
-        process_at = o.process_at, error_type = o.error_type,
-        error_message = o.error_message, error_traceback = o.error_traceback
-    FROM outcome AS o
-    WHERE j.job_id = o.job_id AND o.status = 'retry'
+    UPDATE {{job}} AS j SET {", ".join(f"{n} = {v}" for n, v in retried.items())}
+    FROM outcome
+    WHERE j.job_id = given_job_id AND given_status = 'retry'
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM archived) + (SELECT count(*) FROM retried)
 """
 
-# Success and final failure: archive and delete in one statement, in the claim's transaction,
-# counting the attempt. A leased claim writes only while its token still holds the job
-# ({held}). A retry clears any lease, so an earlier holder whose lease expired can't end the job.
-_ARCHIVE = """
-WITH moved AS (
-    DELETE FROM {job} WHERE job_id = %(job_id)s{held}
-    RETURNING job_id, queue, job_type, payload, priority, attempts, abandons, enqueued_at,
-              process_at, meta
-)
-INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts, abandons,
-                            enqueued_at, process_at, meta, status, started_at, finished_at,
-                            error_type, error_message, error_traceback)
-SELECT job_id, queue, job_type, payload, priority, attempts + 1, abandons, enqueued_at,
-       process_at, meta, %(status)s, %(started_at)s, %(finished_at)s,
-       %(error_type)s, %(error_message)s, %(error_traceback)s
-FROM moved
-"""
-
-_RETRY = """
-UPDATE {job}
-SET attempts = attempts + 1, locked_by = NULL, locked_until = NULL, process_at = %(process_at)s,
-    error_type = %(error_type)s, error_message = %(error_message)s,
-    error_traceback = %(error_traceback)s
-WHERE job_id = %(job_id)s{held}
-"""
 
 # A leased claim: the job picked as a claim picks it (a job whose lease expired is due again),
 # leased to a token, its last claim counted if that was abandoned, in one autocommitted
@@ -276,12 +383,30 @@ _HOLD = """
 SELECT 1 FROM {job} WHERE job_id = %(job_id)s AND locked_by = %(token)s FOR UPDATE NOWAIT
 """
 
-_GET_JOB = """
-SELECT {columns}, NULL::text, NULL::timestamptz, NULL::timestamptz, {running}
-FROM {job} WHERE job_id = %(job_id)s
+_FOUND_QUEUED = select_list(
+    FoundRow._fields,
+    {
+        "job": JOB_SELECT,
+        "status": "NULL::text",
+        "started_at": "NULL::timestamptz",
+        "finished_at": "NULL::timestamptz",
+        "running": RUNNING,
+    },
+)
+_FOUND_ARCHIVED = select_list(
+    FoundRow._fields,
+    {
+        "job": JOB_SELECT,
+        "status": "status",
+        "started_at": "started_at",
+        "finished_at": "finished_at",
+        "running": "false",
+    },
+)
+_GET_JOB = f"""
+SELECT {_FOUND_QUEUED} FROM {{job}} WHERE job_id = %(job_id)s
 UNION ALL
-SELECT {columns}, status, started_at, finished_at, false
-FROM {archived_job} WHERE job_id = %(job_id)s
+SELECT {_FOUND_ARCHIVED} FROM {{archived_job}} WHERE job_id = %(job_id)s
 """
 
 _STATS = """
@@ -300,11 +425,23 @@ WITH queued AS (
            count(*) FILTER (WHERE status = 'failed') AS failed
     FROM {archived_job} GROUP BY queue
 )
-SELECT coalesce(live.queue, done.queue), coalesce(ready, 0), coalesce(scheduled, 0),
-       coalesce(running, 0), coalesce(succeeded, 0), coalesce(failed, 0), oldest_ready
+SELECT {select}
 FROM live FULL JOIN done ON done.queue = live.queue
 ORDER BY 1
 """
+
+_STATS_SELECT = select_list(
+    StatsRow._fields,
+    {
+        "queue": "coalesce(live.queue, done.queue)",
+        "ready": "coalesce(ready, 0)",
+        "scheduled": "coalesce(scheduled, 0)",
+        "running": "coalesce(running, 0)",
+        "succeeded": "coalesce(succeeded, 0)",
+        "failed": "coalesce(failed, 0)",
+        "oldest_ready": "oldest_ready",
+    },
+)
 
 _RETRY_FAILED = """
 WITH moved AS (
@@ -342,99 +479,17 @@ DELETE FROM {archived_job} WHERE job_id IN (
 # collide in the catalog.
 _INSTALL_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
 
-# The strict claim and its outcomes as server-side prepared statements (see prepared.py): the
-# claim runs with BEGIN and each outcome with COMMIT, in one round trip each. An outcome whose
-# job is gone divides by zero, so the COMMIT sent with it never commits that transaction (nor
-# the handler's writes): the error becomes ClaimLost.
-_SERVER_ARCHIVE = """
-WITH moved AS (
-    DELETE FROM {job} WHERE job_id = $1
-    RETURNING job_id, queue, job_type, payload, priority, attempts, abandons, enqueued_at,
-              process_at, meta
-), archived AS (
-    INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts, abandons,
-                                enqueued_at, process_at, meta, status, started_at, finished_at,
-                                error_type, error_message, error_traceback)
-    SELECT job_id, queue, job_type, payload, priority, attempts + 1, abandons, enqueued_at,
-           process_at, meta, $2, $3, $4, $5, $6, $7
-    FROM moved
-    RETURNING 1
-)
-SELECT 1 / count(*) FROM archived
-"""
-
-# Success, the common case, with only what it needs: 3 parameters instead of 7 (each is
-# quoted by the client, at a measurable cost per job).
-_SERVER_SUCCEED = """
-WITH moved AS (
-    DELETE FROM {job} WHERE job_id = $1
-    RETURNING job_id, queue, job_type, payload, priority, attempts, abandons, enqueued_at,
-              process_at, meta
-), archived AS (
-    INSERT INTO {archived_job} (job_id, queue, job_type, payload, priority, attempts, abandons,
-                                enqueued_at, process_at, meta, status, started_at, finished_at)
-    SELECT job_id, queue, job_type, payload, priority, attempts + 1, abandons, enqueued_at,
-           process_at, meta, 'succeeded', $2, $3
-    FROM moved
-    RETURNING 1
-)
-SELECT 1 / count(*) FROM archived
-"""
-
-_SERVER_RETRY = """
-WITH updated AS (
-    UPDATE {job}
-    SET attempts = attempts + 1, locked_by = NULL, locked_until = NULL, process_at = $2,
-        error_type = $3, error_message = $4, error_traceback = $5
-    WHERE job_id = $1
-    RETURNING 1
-)
-SELECT 1 / count(*) FROM updated
-"""
-
-
-_NAMED = re.compile(r"%\((\w+)\)s")
-
-
-def server_definitions(names: Names, *, bigint_ids: bool) -> dict[str, tuple[str, bytes]]:
-    """The statements prepared on the server: key -> (parameter types, body)."""
-    id_type = "bigint" if bigint_ids else "uuid"
-    parts = {
-        "job": sql.Identifier(*names.job),
-        "archived_job": sql.Identifier(*names.archived_job),
-        "columns": sql.SQL(CLAIM_COLUMNS),
-        "candidates": sql.Literal(CANDIDATES_PER_QUEUE),
-        "priorities": sql.SQL(PRIORITIES),
-        "due": sql.SQL(DUE),
-        "limit": sql.SQL("1"),
-    }
-
-    def render(template: str) -> bytes:
-        """Named parameters become $1, $2, ... in the order they first appear."""
-        numbered = sql.SQL(template.strip()).format(**parts).as_string()
-        for number, name in enumerate(dict.fromkeys(_NAMED.findall(numbered)), 1):
-            numbered = numbered.replace(f"%({name})s", f"${number}")
-        return numbered.encode()
-
-    return {
-        "claim_one": ("text, timestamptz", render(_CLAIM_ONE)),
-        "claim_any": ("text[], timestamptz", render(_CLAIM_ANY)),
-        "succeed": (f"{id_type}, timestamptz, timestamptz", render(_SERVER_SUCCEED)),
-        "archive": (
-            f"{id_type}, text, timestamptz, timestamptz, text, text, text",
-            render(_SERVER_ARCHIVE),
-        ),
-        "retry": (f"{id_type}, timestamptz, text, text, text", render(_SERVER_RETRY)),
-    }
-
-
 SAVEPOINT = b"SAVEPOINT proletarian_handler"
-RELEASE = b"RELEASE SAVEPOINT proletarian_handler"
-# Sent before an outcome's EXECUTE, in its round trip: undo the handler's writes (clearing an
-# aborted state too) or keep them, and drop the savepoint before the job row is touched.
-ROLLBACK_AND_RELEASE = (
-    b"ROLLBACK TO SAVEPOINT proletarian_handler; RELEASE SAVEPOINT proletarian_handler"
-)
+# The statements that close the handler's savepoint before its job's row is touched again:
+# keep its writes, or undo them (clearing an aborted state too). Changing the row inside the
+# savepoint was measured several times slower.
+KEEP_HANDLER_WRITES = (b"RELEASE SAVEPOINT proletarian_handler",)
+UNDO_HANDLER_WRITES = (b"ROLLBACK TO SAVEPOINT proletarian_handler", *KEEP_HANDLER_WRITES)
+
+
+def close_savepoint(*, undo: bool) -> bytes:
+    """KEEP_HANDLER_WRITES or UNDO_HANDLER_WRITES as one query: one round trip."""
+    return b"; ".join(UNDO_HANDLER_WRITES if undo else KEEP_HANDLER_WRITES)
 
 
 @attrs.frozen(kw_only=True)
@@ -443,17 +498,16 @@ class Statements:
     enqueue_many: bytes
     copy_jobs: bytes
     notify_queues: bytes
-    claim_one: bytes
-    claim_any: bytes
+    # The transactional claim's statements, run by its ClaimStatements (see prepared.py):
+    # claim_one, claim_any and the outcomes of one job.
+    claim: Mapping[str, Definition]
     claim_batch_one: bytes
     claim_batch_any: bytes
     write_outcomes: bytes
-    archive: bytes
-    retry: bytes
     lease_one: bytes
     lease_any: bytes
-    leased_archive: bytes
-    leased_retry: bytes
+    # The leased claim's outcomes of one job, conditional on its token.
+    leased: Mapping[str, bytes]
     count_abandoned: bytes
     clear_marks: bytes
     lock_again: bytes
@@ -475,11 +529,10 @@ class Statements:
     @classmethod
     def build(cls, names: Names, *, bigint_ids: bool) -> Statements:
         """With `bigint_ids` the database assigns job ids: inserts leave job_id out."""
+        id_type = "bigint" if bigint_ids else "uuid"
         parts = {
             "job": sql.Identifier(*names.job),
             "archived_job": sql.Identifier(*names.archived_job),
-            "columns": sql.SQL(JOB_COLUMNS),
-            "running": sql.SQL(RUNNING),
             "id_column": sql.SQL("" if bigint_ids else "job_id, "),
             "id_value": sql.SQL("" if bigint_ids else "%s, "),
             "id_array": sql.SQL("" if bigint_ids else "%s::uuid[], "),
@@ -487,7 +540,7 @@ class Statements:
             "priorities": sql.SQL(PRIORITIES),
             "due": sql.SQL(DUE),
             "lease_live": sql.SQL(LEASE_LIVE),
-            "held": sql.SQL(""),
+            "running": sql.SQL(RUNNING),
         }
         enqueue_many_values = "" if bigint_ids else "u.job_id, "
 
@@ -502,12 +555,24 @@ class Statements:
             return render(
                 _LEASE,
                 pick=composed(pick, columns=picked, limit=sql.SQL("1")),
-                returned=sql.SQL(", ".join(f"j.{name}" for name in JOB_COLUMNS.split(", "))),
+                returned=sql.SQL(", ".join(f"j.{name}" for name in JOB_COLUMNS)),
             )
 
-        held = sql.SQL(" AND locked_by = %(token)s")
-        claimed = sql.SQL(CLAIM_COLUMNS)
-
+        claimed = sql.SQL(CLAIM_SELECT)
+        # The parameters' types, as the statements prepared on the server declare them.
+        types = {
+            "queue": "text",
+            "queues": "text[]",
+            "now": "timestamptz",
+            "job_id": id_type,
+            **ARCHIVE.given,
+            **RETRY.given,
+        }
+        claim = {
+            "claim_one": render(_CLAIM_ONE, columns=claimed, limit=sql.SQL("1")),
+            "claim_any": render(_CLAIM_ANY, columns=claimed, limit=sql.SQL("1")),
+            **{key: render(text) for key, text in one_job_outcomes(leased=False).items()},
+        }
         return cls(
             enqueue=render(_ENQUEUE),
             enqueue_many=render(
@@ -517,20 +582,14 @@ class Statements:
             ),
             copy_jobs=render(_COPY_JOBS),
             notify_queues=render(_NOTIFY_QUEUES),
-            claim_one=render(_CLAIM_ONE, columns=claimed, limit=sql.SQL("1")),
-            claim_any=render(_CLAIM_ANY, columns=claimed, limit=sql.SQL("1")),
+            claim={key: Definition(query=query, types=types) for key, query in claim.items()},
             # Batch mode: the same claims, up to a limit of jobs at once, in claim order.
             claim_batch_one=render(_CLAIM_ONE, columns=claimed, limit=sql.SQL("%(limit)s")),
             claim_batch_any=render(_CLAIM_ANY, columns=claimed, limit=sql.SQL("%(limit)s")),
-            write_outcomes=render(
-                _WRITE_OUTCOMES, id_type=sql.SQL("bigint" if bigint_ids else "uuid")
-            ),
-            archive=render(_ARCHIVE),
-            retry=render(_RETRY),
+            write_outcomes=render(_batch_outcomes(id_type)),
             lease_one=lease(_CLAIM_ONE),
             lease_any=lease(_CLAIM_ANY),
-            leased_archive=render(_ARCHIVE, held=held),
-            leased_retry=render(_RETRY, held=held),
+            leased={key: render(text) for key, text in one_job_outcomes(leased=True).items()},
             count_abandoned=render(_COUNT_ABANDONED),
             clear_marks=render(_CLEAR_MARKS),
             lock_again=render(_LOCK_AGAIN),
@@ -542,7 +601,7 @@ class Statements:
             release=render(_RELEASE),
             hold=render(_HOLD),
             get_job=render(_GET_JOB),
-            stats=render(_STATS),
+            stats=render(_STATS, select=sql.SQL(_STATS_SELECT)),
             retry_failed=render(_RETRY_FAILED),
             cancel=render(_CANCEL),
             prune=render(_PRUNE),

@@ -6,11 +6,10 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Self
 
 import psycopg
-from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from proletarian.adapters.clocks import SystemClock
@@ -18,19 +17,24 @@ from proletarian.adapters.common import Row, check_conn, encode, prune_in_batche
 from proletarian.adapters.ids import DatabaseIds, Uuid7Ids
 from proletarian.adapters.postgres import rows
 from proletarian.adapters.postgres.batch import PostgresBatchClaim, claim_batch
-from proletarian.adapters.postgres.claim import PostgresClaim
-from proletarian.adapters.postgres.connections import Borrowed, autocommitted
+from proletarian.adapters.postgres.claim import PostgresClaim, claim_job
+from proletarian.adapters.postgres.connections import autocommitted
 from proletarian.adapters.postgres.enqueueing import PreparedEnqueue, prepare
 from proletarian.adapters.postgres.errors import translated
+from proletarian.adapters.postgres.inspect_statements import InspectStatements
+from proletarian.adapters.postgres.inspection import Inspector
 from proletarian.adapters.postgres.leased import PostgresLeasedClaim, lease_job
 from proletarian.adapters.postgres.listener import PostgresListener
-from proletarian.adapters.postgres.marks import count_abandoned
 from proletarian.adapters.postgres.network import (
     DEFAULT_READ_TIMEOUT,
     Watchdog,
     with_network_defaults,
 )
-from proletarian.adapters.postgres.prepared import ServerStatements
+from proletarian.adapters.postgres.prepared import (
+    ClaimStatements,
+    ExtendedStatements,
+    ServerStatements,
+)
 from proletarian.adapters.postgres.schema import (
     DEFAULT_ARCHIVED_JOB_TABLE,
     DEFAULT_JOB_TABLE,
@@ -39,13 +43,15 @@ from proletarian.adapters.postgres.schema import (
     ddl_script,
     ddl_statements,
 )
-from proletarian.adapters.postgres.statements import Statements, server_definitions
+from proletarian.adapters.postgres.statements import Statements
 from proletarian.adapters.postgres.unique import KeyedEnqueue, KeyStatements, prepare_keyed
 from proletarian.adapters.postgres.urls import POOL_DEFAULTS, pool_settings, split_url
 from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core import inspection
 from proletarian.core.checks import optional_duration, positive_int
 from proletarian.core.errors import ConfigurationError, StoreError, StoreUnavailable
-from proletarian.core.job import Job, JobId, NewJob, QueueStats
+from proletarian.core.inspection import JobFilter, JobPage, MinuteCounts, WorkerInfo
+from proletarian.core.job import Job, JobId, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.core.unique import key_prefix, prefix_upper_bound
 from proletarian.core.urls import redact, scrub
@@ -129,14 +135,21 @@ class PostgresStore:
         self.bigint_ids = isinstance(self.job_ids, DatabaseIds)
         self._sql = Statements.build(self.names, bigint_ids=self.bigint_ids)
         self._keys = KeyStatements.build(self.names)
-        self._server = (
-            ServerStatements(server_definitions(self.names, bigint_ids=self.bigint_ids))
+        self._runner: ClaimStatements = (
+            ServerStatements(self._sql.claim)
             if server_prepared
-            else None
+            else ExtendedStatements(self._sql.claim)
         )
         self.lease = optional_duration(lease, what="lease")
         self._watchdog = Watchdog(read_timeout)
         self._owns_pool = False
+        self._inspector = Inspector(
+            pool,
+            InspectStatements(self.names),
+            serializer=self.serializer,
+            watchdog=self._watchdog,
+            channel=self.names.channel,
+        )
 
     @classmethod
     def connect(
@@ -271,63 +284,21 @@ class PostgresStore:
     ) -> PostgresClaim | PostgresLeasedClaim | None:
         """Lock the most urgent due job in a new transaction and hand it out with that
         transaction open (see PostgresClaim). BEGIN and the claim go in one round trip, as a
-        statement prepared on the server (see prepared.py). A job whose last claim was
+        statement prepared on the server, unless `server_prepared` is False (see prepared.py).
+        A job whose last claim was
         abandoned is counted (committed) and claimed again. With `lease`, lease it instead
         (see PostgresLeasedClaim)."""
         if self.lease is not None:
             return self._lease(self.lease, queues, worker_id)
-        now = self.clock.now()
-        names = list(queues)
-        # In the order of the server-prepared statement's $1, $2.
-        key, params = (
-            ("claim_one", {"queue": names[0], "now": now})
-            if len(names) == 1
-            else ("claim_any", {"queues": names, "now": now})
-        )
-        with translated("claim"):
-            borrowed = Borrowed(
-                self.pool, autocommit=self._server is not None, watchdog=self._watchdog
-            )
-        try:
-            with borrowed.bounded("claim") as conn:
-                row = self._claim_row(conn, key, params)
-                # Each round commits a count and clears that job's mark, so this ends.
-                while row is not None and row[rows.CLAIM_ABANDONED]:
-                    count_abandoned(conn, self._sql, [row[rows.ID]])
-                    row = self._claim_row(conn, key, params)
-        except BaseException:
-            borrowed.give_back()
-            raise
-        if row is None:
-            borrowed.give_back()
-            return None
-        payload, decode_error = rows.decoded(self.serializer, row)
-        return PostgresClaim(
-            borrowed,
-            row,
-            sql=self._sql,
-            server=self._server,
-            pool=self.pool,
-            payload=payload,
-            decode_error=decode_error,
+        return claim_job(
+            self.pool,
+            self._sql,
+            runner=self._runner,
+            watchdog=self._watchdog,
+            serializer=self.serializer,
             clock=self.clock,
-            started_at=now,
+            queues=queues,
         )
-
-    def _claim_row(
-        self, conn: psycopg.Connection[Any], key: str, params: dict[str, Any]
-    ) -> tuple[Any, ...] | None:
-        if self._server is None:
-            query = self._sql.claim_one if key == "claim_one" else self._sql.claim_any
-            return conn.cursor(row_factory=tuple_row).execute(query, params).fetchone()
-        try:
-            return self._server.run(conn, b"BEGIN; ", key, tuple(params.values())).fetchone()
-        except psycopg.errors.InvalidSqlStatementName:
-            # Our statements were deallocated behind our back (DISCARD ALL, DEALLOCATE ALL):
-            # nothing was claimed; prepare them again and claim once more.
-            self._server.forget(conn)
-            conn.rollback()
-            return self._server.run(conn, b"BEGIN; ", key, tuple(params.values())).fetchone()
 
     def claim_batch(
         self, queues: Sequence[str], *, worker_id: str, limit: int
@@ -399,36 +370,30 @@ class PostgresStore:
             return None
         now = self.clock.now()
         with autocommitted(self.pool, "get_job", self._watchdog) as conn:
-            cursor = conn.cursor(row_factory=tuple_row)
+            cursor = conn.cursor(row_factory=rows.found_rows)
             found = cursor.execute(self._sql.get_job, {"job_id": key, "now": now}).fetchone()
         if found is None:
             return None
-        payload, _ = rows.decoded(self.serializer, found)
-        status = rows.status_of(found, now)
-        return rows.to_job(
-            found,
-            payload=payload,
-            status=status,
-            archived=found[rows.STATUS] is not None,
-        )
+        payload, _ = rows.decoded(self.serializer, found.job)
+        return rows.found_job(found, payload, now)
 
     def stats(self) -> dict[str, QueueStats]:
         """One statement over both tables. It counts every row: prune the archive to keep it
         quick."""
         now = self.clock.now()
         with autocommitted(self.pool, "stats", self._watchdog) as conn:
-            cursor = conn.cursor(row_factory=tuple_row)
+            cursor = conn.cursor(row_factory=rows.stats_rows)
             found = cursor.execute(self._sql.stats, {"now": now}).fetchall()
         return {
-            queue: QueueStats(
-                ready=ready,
-                scheduled=scheduled,
-                running=running,
-                succeeded=succeeded,
-                failed=failed,
-                oldest_ready_age=None if oldest is None else now - oldest,
+            row.queue: QueueStats(
+                ready=row.ready,
+                scheduled=row.scheduled,
+                running=row.running,
+                succeeded=row.succeeded,
+                failed=row.failed,
+                oldest_ready_age=None if row.oldest_ready is None else now - row.oldest_ready,
             )
-            for queue, ready, scheduled, running, succeeded, failed, oldest in found
+            for row in found
         }
 
     def retry_failed(self, job_id: str) -> bool:
@@ -481,6 +446,58 @@ class PostgresStore:
             else:
                 row = conn.execute(self._keys.latest_bounded, (prefix, upper)).fetchone()
         return None if row is None else str(row[0])
+
+    # -- operators' reads and bulk actions (postgres/inspection.py) ----------------------------
+
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> JobPage:
+        """Walks both tables' primary keys backwards from `before`, or the archive's
+        (status, job_id) index when a status is given. Running is read as get_job reads it."""
+        wanted = JobFilter(status=status, queue=queue, job_type=job_type)
+        count = inspection.page_limit(limit)
+        after = inspection.cursor(before)
+        key = None if after is None else self._key(after)
+        if after is not None and key is None:
+            raise ConfigurationError(f"before {after[:80]!r} is not a job id of this store")
+        return self._inspector.list_jobs(wanted, limit=count, before=key, now=self.clock.now())
+
+    def retry_failed_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        wanted = JobFilter(queue=queue, job_type=job_type)
+        return self._inspector.retry_failed_jobs(wanted, self.clock.now())
+
+    def cancel_queued_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        wanted = JobFilter(queue=queue, job_type=job_type)
+        return self._inspector.cancel_queued_jobs(wanted, self.clock.now())
+
+    def throughput(self, minutes: int = 15) -> list[MinuteCounts]:
+        inspection.throughput_minutes(minutes)
+        return self._inspector.throughput(self.clock.now(), minutes)
+
+    # -- worker registry (postgres/inspection.py) ----------------------------------------------
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        self._inspector.register_worker(info)
+
+    def heartbeat_worker(
+        self, worker_id: str, running_job_ids: Sequence[str], now: datetime
+    ) -> bool:
+        return self._inspector.heartbeat_worker(worker_id, running_job_ids, now)
+
+    def unregister_worker(self, worker_id: str) -> None:
+        self._inspector.unregister_worker([worker_id])
+
+    def workers(self) -> list[WorkerInfo]:
+        return self._inspector.workers()
+
+    def remove_dead_workers(self, now: datetime) -> int:
+        return self._inspector.remove_dead_workers(now)
 
     def _key(self, job_id: str) -> Any | None:
         """The id as the job_id column holds it, or None for a string that can't be one."""

@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 import psycopg
+from psycopg.rows import scalar_row
 from psycopg_pool import ConnectionPool
 
 from proletarian.adapters.postgres import statements
@@ -68,8 +69,8 @@ def take_over(
     with own_connection(pool) as admin:
         deadline = time.monotonic() + QUEUE_SECONDS
         while waiter.is_alive() and time.monotonic() < deadline:
-            row = admin.execute(sql.lock_waiting, {"pid": conn.info.backend_pid}).fetchone()
-            if row is not None and row[0]:
+            waiting = admin.cursor(row_factory=scalar_row)
+            if waiting.execute(sql.lock_waiting, {"pid": conn.info.backend_pid}).fetchone():
                 break
             time.sleep(0.001)
         admin.execute(sql.terminate, {"pid": holder})

@@ -32,6 +32,13 @@ NAMES = (
     "retry",
     "retry_failed",
     "stats",
+    # The operators' reads and the worker registry (inspection.py).
+    "heartbeat",
+    "list",
+    "register",
+    "throughput",
+    "unregister",
+    "workers",
 )
 
 # A replica promoted mid-call refuses writes until the client reconnects: worth retrying.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -18,12 +18,15 @@ from proletarian.adapters.common import DEFAULT_LEASE, encode, prune_in_batches
 from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.redis.claim import RedisClaim, lease_job
 from proletarian.adapters.redis.codec import fields, from_micros, load_payload, micros, text, to_job
+from proletarian.adapters.redis.inspection import Inspector
 from proletarian.adapters.redis.listener import RedisListener
 from proletarian.adapters.redis.scripts import Scripts, translated
 from proletarian.adapters.serializers import JsonSerializer
+from proletarian.core import inspection
 from proletarian.core.checks import positive_duration
 from proletarian.core.errors import ConfigurationError
-from proletarian.core.job import Job, JobId, NewJob, QueueStats
+from proletarian.core.inspection import JobFilter, JobPage, MinuteCounts, WorkerInfo
+from proletarian.core.job import Job, JobId, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.core.unique import (
     first_of_each_key,
@@ -116,6 +119,7 @@ class RedisStore:
         self._scripts = Scripts(client)
         self._where = _describe(client)
         self._owns_client = False
+        self._inspector = Inspector(self._call, self.serializer)
 
     @classmethod
     def connect(cls, url: str, **options: Any) -> RedisStore:
@@ -265,6 +269,58 @@ class RedisStore:
         return prune_in_batches(
             lambda batch: int(self._call("prune", cutoff, batch)), prune_limit(limit), PRUNE_BATCH
         )
+
+    # -- operators' reads and bulk actions (redis/inspection.py) -------------------------------
+
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> JobPage:
+        """One script reads every id of the wanted queues' sets and of the archive (at most
+        `archive_retention`), filters and sorts them: its cost grows with the jobs kept, not
+        with the page. Use a SQL store for archives of millions."""
+        wanted = JobFilter(status=status, queue=queue, job_type=job_type)
+        count = inspection.page_limit(limit)
+        after = inspection.cursor(before)
+        return self._inspector.list_jobs(wanted, limit=count, before=after, now=self.clock.now())
+
+    def retry_failed_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        """`retry_failed` of each matching job, one script each."""
+        wanted = JobFilter(queue=queue, job_type=job_type)
+        return self._inspector.retry_failed_jobs(wanted, self.clock.now())
+
+    def cancel_queued_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        """`cancel` of each matching job, one script each."""
+        wanted = JobFilter(queue=queue, job_type=job_type)
+        return self._inspector.cancel_queued_jobs(wanted, self.clock.now())
+
+    def throughput(self, minutes: int = 15) -> list[MinuteCounts]:
+        inspection.throughput_minutes(minutes)
+        return self._inspector.throughput(self.clock.now(), minutes)
+
+    # -- worker registry (redis/inspection.py) -------------------------------------------------
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        self._inspector.register_worker(info)
+
+    def heartbeat_worker(
+        self, worker_id: str, running_job_ids: Sequence[str], now: datetime
+    ) -> bool:
+        return self._inspector.heartbeat_worker(worker_id, running_job_ids, now)
+
+    def unregister_worker(self, worker_id: str) -> None:
+        self._inspector.unregister_worker([worker_id])
+
+    def workers(self) -> list[WorkerInfo]:
+        return self._inspector.workers()
+
+    def remove_dead_workers(self, now: datetime) -> int:
+        return self._inspector.remove_dead_workers(now)
 
     def install_schema(self) -> None:
         """Nothing to create in Redis; loads the scripts, so an unsupported server (before

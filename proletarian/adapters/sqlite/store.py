@@ -21,6 +21,7 @@ from proletarian.adapters.common import (
 from proletarian.adapters.ids import Uuid7Ids
 from proletarian.adapters.serializers import JsonSerializer
 from proletarian.adapters.sqlite._connections import Connections, translate
+from proletarian.adapters.sqlite._inspect_sql import InspectStatements
 from proletarian.adapters.sqlite._sql import (
     DEFAULT_ARCHIVED_JOB_TABLE,
     DEFAULT_JOB_TABLE,
@@ -35,8 +36,11 @@ from proletarian.adapters.sqlite._sql import (
     to_text,
 )
 from proletarian.adapters.sqlite.claim import SQLiteClaim, lease_job
+from proletarian.adapters.sqlite.inspection import Inspector
+from proletarian.core import inspection
 from proletarian.core.checks import positive_duration
 from proletarian.core.errors import ConfigurationError
+from proletarian.core.inspection import JobFilter, JobPage, MinuteCounts, WorkerInfo
 from proletarian.core.job import Job, JobId, JobStatus, NewJob, QueueStats
 from proletarian.core.pruning import prune_cutoff, prune_limit
 from proletarian.core.unique import (
@@ -132,6 +136,10 @@ class SQLiteStore:
             self.path, busy_timeout=busy_timeout.total_seconds(), synchronous=level
         )
         self._installed = False
+        self._inspector = Inspector(
+            self._connections, InspectStatements(self._sql), self.serializer, self.path
+        )
+        self._registry_installed = False
 
     @classmethod
     def connect(cls, url: str, **options: Any) -> SQLiteStore:
@@ -412,6 +420,73 @@ class SQLiteStore:
                 .fetchone()
             )
         return None if row is None else str(row[0])
+
+    # -- operators' reads and bulk actions (sqlite/inspection.py) ----------------------------
+
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> JobPage:
+        """Walks the job table's and the archive's primary keys backwards from `before`, or
+        the archive's (status, job_id) index when a status is given."""
+        wanted = JobFilter(status=status, queue=queue, job_type=job_type)
+        count = inspection.page_limit(limit)
+        after = inspection.cursor(before)
+        self._ready()
+        return self._inspector.list_jobs(wanted, limit=count, before=after, now=self.clock.now())
+
+    def retry_failed_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        wanted = JobFilter(queue=queue, job_type=job_type)
+        self._ready()
+        return self._inspector.retry_failed_jobs(wanted, self.clock.now())
+
+    def cancel_queued_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        wanted = JobFilter(queue=queue, job_type=job_type)
+        self._ready()
+        return self._inspector.cancel_queued_jobs(wanted, self.clock.now())
+
+    def throughput(self, minutes: int = 15) -> list[MinuteCounts]:
+        now = self.clock.now()
+        inspection.throughput_minutes(minutes)
+        self._ready()
+        return self._inspector.throughput(now, minutes)
+
+    # -- worker registry (sqlite/inspection.py) ------------------------------------------------
+
+    def _registry_ready(self) -> None:
+        """Tables made by a release before the registry lack its table: add it on first use."""
+        self._ready()
+        if not self._registry_installed:
+            if not self._inspector.has_registry():
+                self.install_schema()
+            self._registry_installed = True
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        self._registry_ready()
+        self._inspector.register_worker(info)
+
+    def heartbeat_worker(
+        self, worker_id: str, running_job_ids: Sequence[str], now: datetime
+    ) -> bool:
+        self._registry_ready()
+        return self._inspector.heartbeat_worker(worker_id, running_job_ids, now)
+
+    def unregister_worker(self, worker_id: str) -> None:
+        self._registry_ready()
+        self._inspector.unregister_worker(worker_id)
+
+    def workers(self) -> list[WorkerInfo]:
+        self._registry_ready()
+        return self._inspector.workers()
+
+    def remove_dead_workers(self, now: datetime) -> int:
+        self._registry_ready()
+        return self._inspector.remove_dead_workers(now)
 
     def close(self) -> None:
         """Close every connection the store has open, in every thread. Call it once the

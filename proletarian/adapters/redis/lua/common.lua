@@ -10,6 +10,8 @@ local PREFIX = ARGV[1]
 local ARCHIVE = PREFIX .. ':archive'  -- sorted set: archived job id by finished_at
 local QUEUES = PREFIX .. ':queues'    -- set: every queue name ever used
 local SEQ = PREFIX .. ':seq'          -- counter: enqueue order, for FIFO among equal scores
+local WORKERS = PREFIX .. ':workers'  -- hash: worker id -> its registration (JSON)
+local SEEN = PREFIX .. ':workers:seen'  -- hash: worker id -> its last heartbeat (JSON)
 -- Unique jobs: the key table, as a hash of unique key -> id of the job that last took it, and
 -- the same keys in a sorted set (every score 0) for latest_unique_key's lexicographic range.
 -- The holder's job hash has the key and its unique_for (microseconds).
