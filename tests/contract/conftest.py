@@ -21,7 +21,7 @@ STORES = ["memory", "sqlite", "redis", "postgres", "postgres_extended", "postgre
 LEASED = {"memory", "sqlite", "redis", "postgres_leased"}
 # Stores that enqueue in the caller's transaction (conn=): their fixtures module has
 # caller_transaction(store), and they run the outbox tests.
-OUTBOX = {"memory", "sqlite", "postgres", "postgres_leased", "mysql"}
+OUTBOX = {"memory", "sqlite", "postgres", "postgres_extended", "postgres_leased", "mysql"}
 # Stores that wake workers through listen(): they also run the notification tests.
 NOTIFYING = {"memory", "postgres", "postgres_extended", "postgres_leased", "redis"}
 

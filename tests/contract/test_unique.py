@@ -219,3 +219,12 @@ def test_unique_for_is_exact_to_the_microsecond(store: QueueStore, clock: Manual
     assert proletarian.enqueue(store, "t", None, unique_key="k") == first
     clock.advance(timedelta(microseconds=1))
     assert proletarian.enqueue(store, "t", None, unique_key="k").created
+
+
+def test_bulk_cancel_frees_the_keys(store: QueueStore) -> None:
+    """cancel_queued_jobs frees the keys of the jobs it removes at once, as cancel does."""
+    first = proletarian.enqueue(store, "t", None, unique_key="k", unique_for=HOUR)
+    assert store.cancel_queued_jobs() == 1
+    second = proletarian.enqueue(store, "t", None, unique_key="k")
+    assert second != first
+    assert second.created
