@@ -17,12 +17,14 @@ from proletarian.core.errors import (
 )
 from proletarian.core.job import Job, JobError, JobId, JobStatus, NewJob, Priority, QueueStats
 from proletarian.core.policy import RetryPolicy
+from proletarian.core.schedule import Schedule
 from proletarian.enqueue import enqueue, enqueue_async, enqueue_many, enqueue_many_async
 from proletarian.stores import open_store
 from proletarian.worker.context import JobContext
 from proletarian.worker.handlers import Handlers
 from proletarian.worker.log import JsonFormatter, LogfmtFormatter
 from proletarian.worker.queue_worker import QueueWorker
+from proletarian.worker.scheduler import Scheduler
 
 __all__ = [
     "ClaimLost",
@@ -42,6 +44,8 @@ __all__ = [
     "QueueStats",
     "QueueWorker",
     "RetryPolicy",
+    "Schedule",
+    "Scheduler",
     "SchemaMissing",
     "SerializationError",
     "StoreError",

@@ -6,7 +6,7 @@ import argparse
 from importlib import metadata
 from typing import NoReturn
 
-from proletarian.cli import bulk, commands, demo, inspection, schema, values, worker
+from proletarian.cli import bulk, commands, demo, inspection, schedules, schema, values, worker
 from proletarian.cli.errors import UsageError
 from proletarian.cli.session import URL_VARIABLE
 from proletarian.core.inspection import MAX_PAGE, MAX_THROUGHPUT_MINUTES
@@ -118,19 +118,36 @@ def build() -> Parser:
         help="default: handler(job_type, payload); advanced: handler(job, ctx)",
     )
     work.add_argument(
-        "--log-level",
-        choices=("debug", "info", "warning", "error"),
-        default="info",
-        help="worker events logged to stderr (default: info)",
+        "--schedules",
+        metavar="MODULE:SCHEDULES",
+        help="also enqueue the ticks of these schedules (see proletarian schedules)",
     )
-    work.add_argument(
-        "--log-format",
-        choices=("logfmt", "json"),
-        default="logfmt",
-        help="how each log line on stderr is written: logfmt (key=value, the default) or json "
-        "(one object per line)",
-    )
+    _log_options(work)
     work.set_defaults(run=worker.run_worker)
+
+    listing = sub.add_parser(
+        "schedules",
+        parents=[url],
+        help="list schedules: when they tick, the latest tick enqueued, the next ones",
+    )
+    listing.add_argument("schedules", metavar="MODULE:SCHEDULES", help="e.g. myapp.jobs:schedules")
+    listing.add_argument(
+        "--next", type=values.positive_int, default=3, metavar="N", help="ticks shown (default: 3)"
+    )
+    listing.set_defaults(run=schedules.list_schedules)
+
+    scheduler = sub.add_parser(
+        "scheduler",
+        parents=[url],
+        help="enqueue the ticks of schedules until SIGTERM or Ctrl-C (runs no jobs)",
+        description="A schedule-only process: it enqueues each tick's job, once however many "
+        "schedulers and workers run the same schedules. Workers run the jobs.",
+    )
+    scheduler.add_argument(
+        "schedules", metavar="MODULE:SCHEDULES", help="e.g. myapp.jobs:schedules"
+    )
+    _log_options(scheduler)
+    scheduler.set_defaults(run=schedules.run_scheduler)
 
     enqueue = sub.add_parser("enqueue", parents=[url], help="enqueue one job; prints its id")
     enqueue.add_argument("job_type", metavar="JOB_TYPE")
@@ -300,6 +317,22 @@ def build() -> Parser:
     )
     show.set_defaults(run=demo.run_demo)
     return parser
+
+
+def _log_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="events logged to stderr (default: info)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("logfmt", "json"),
+        default="logfmt",
+        help="how each log line on stderr is written: logfmt (key=value, the default) or json "
+        "(one object per line)",
+    )
 
 
 def _store_option(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from proletarian.cli.errors import FAILURE, OK, CliError, UsageError
-from proletarian.cli.loading import load_handler
+from proletarian.cli.loading import load_handler, load_schedules
 from proletarian.cli.session import opened, store_url
 from proletarian.cli.signals import StopSignals
 from proletarian.core.urls import kind_of, redact
@@ -30,7 +30,8 @@ def run_worker(args: argparse.Namespace) -> int:
     SystemExit or KeyboardInterrupt, or jobs were still running after the shutdown timeout."""
     url = store_url(args)
     handler = load_handler(args.handler, mode=args.handler_mode)
-    _configure_logging(args.log_level, args.log_format)
+    schedules = load_schedules(args.schedules) if args.schedules else []
+    configure_logging(args.log_level, args.log_format)
     options: dict[str, Any] = {}
     if args.lease is not None:
         if kind_of(url) == "mysql":
@@ -49,6 +50,7 @@ def run_worker(args: argparse.Namespace) -> int:
             timeout=None if args.timeout is None else timedelta(seconds=args.timeout),
             timeout_grace=timedelta(seconds=args.timeout_grace),
             max_abandons=args.max_abandons,
+            schedules=schedules,
             log=_naming_the_store(url),
         )
         with StopSignals() as signals:
@@ -73,7 +75,7 @@ def run_worker(args: argparse.Namespace) -> int:
     return OK
 
 
-def _configure_logging(level: str, log_format: str) -> None:
+def configure_logging(level: str, log_format: str) -> None:
     """Every record, the worker's events and the handlers' own logging alike, goes to stderr
     as one line in the chosen format. Logging a handler's module configured as it was imported
     is left as it is (basicConfig does nothing then)."""

@@ -86,12 +86,8 @@ def _check_catch_up(instance: Schedule, attribute: attrs.Attribute[Any], value: 
 
 
 def _check_name(instance: Schedule, attribute: attrs.Attribute[Any], value: str) -> None:
-    names.label(value, what="name")
-
-
-def _default_name(schedule: Schedule) -> str:
-    when = schedule.cron if schedule.cron is not None else f"every {schedule.every}"
-    return f"{schedule.job_type} {when}"
+    if value != "":  # "" asks for the default, set after the checks
+        names.label(value, what="name")
 
 
 def _check_priority(instance: Schedule, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -137,10 +133,13 @@ class Schedule:
     priority: Priority = attrs.field(default=Priority.NORMAL, validator=_check_priority)
     meta: Mapping[str, str] = attrs.field(factory=dict, converter=check_meta)
     catch_up: CatchUp = attrs.field(default="latest", validator=_check_catch_up)
-    name: str = attrs.field(
-        default=attrs.Factory(lambda self: _default_name(self), takes_self=True),
-        validator=_check_name,
-    )
+    name: str = attrs.field(default="", validator=_check_name)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.name:
+            when = self.cron if self.cron is not None else f"every {self.every}"
+            # Frozen: the derived default is set the way attrs sets fields.
+            object.__setattr__(self, "name", names.label(f"{self.job_type} {when}", what="name"))
 
     def ticks_after(self, after: datetime) -> Iterator[datetime]:
         """The ticks later than `after`, earliest first, in UTC."""

@@ -49,6 +49,8 @@ _LEVELS = {
     "shutdown_stragglers": logging.WARNING,
     "worker_registered": logging.DEBUG,
     "worker_heartbeat_failed": logging.WARNING,
+    "schedule_tick_taken": logging.DEBUG,
+    "scheduler_error": logging.ERROR,
 }
 
 # Event fields holding seconds, and the name each is written under, in milliseconds.

@@ -15,6 +15,7 @@ from proletarian.core.checks import optional_duration, positive_duration, positi
 from proletarian.core.errors import ConfigurationError
 from proletarian.core.names import queue_names
 from proletarian.core.policy import RetryPolicy
+from proletarian.core.schedule import Schedule
 from proletarian.ports.store import BatchClaimer, QueueStore
 from proletarian.worker.context import Middleware, OnFailed, RetryFunction
 
@@ -24,6 +25,10 @@ def _worker_id(value: str | None) -> str:
 
 
 def _middleware(value: Sequence[Middleware]) -> tuple[Middleware, ...]:
+    return tuple(value)
+
+
+def _schedules(value: Sequence[Schedule]) -> tuple[Schedule, ...]:
     return tuple(value)
 
 
@@ -59,6 +64,8 @@ class WorkerOptions:
     middleware: tuple[Middleware, ...] = attrs.field(default=(), converter=_middleware)
     # Default: <host>:<pid>:<random hex>, so two workers of one process differ.
     worker_id: str = attrs.field(default=None, converter=_worker_id)
+    # Checked by the Scheduler the worker builds from them.
+    schedules: tuple[Schedule, ...] = attrs.field(default=(), converter=_schedules)
 
     def check_fit(self, store: QueueStore, *, timeouts_per_type: bool) -> None:
         """What these options ask of the store and the handler: batches need a store that

@@ -14,6 +14,7 @@ from typing import Any, Literal, overload
 
 from proletarian.core.errors import ClaimLost, ProletarianError, StoreError
 from proletarian.core.policy import RetryPolicy
+from proletarian.core.schedule import Schedule
 from proletarian.ports.clock import Clock
 from proletarian.ports.events import EventLog
 from proletarian.ports.store import BatchClaimer, Claim, Notifier, QueueStore
@@ -33,6 +34,7 @@ from proletarian.worker.log import guarded, logging_events
 from proletarian.worker.options import WorkerOptions
 from proletarian.worker.registry import WorkerRegistration
 from proletarian.worker.runner import Runner, give_back
+from proletarian.worker.scheduler import Scheduler
 from proletarian.worker.watch import Run, Watch
 
 # The thread index of process_next_job() and drain(), which run on the caller's thread.
@@ -100,6 +102,9 @@ class QueueWorker:
             `Handlers.register(timeout=)` sets one per job type. None: no limit. Needs
             `batch_size=1`.
         timeout_grace: How long a handler past its timeout has to return before it is cut.
+        schedules: Recurring jobs (`Schedule`) this worker enqueues at their ticks, in a
+            thread of its own while it runs. Every worker may be given the same schedules:
+            each tick is enqueued once in all (see `Scheduler`).
 
     Attributes:
         worker_id (str): This worker's id (see `worker_id` above).
@@ -136,6 +141,7 @@ class QueueWorker:
         max_abandons: int = 3,
         timeout: timedelta | None = None,
         timeout_grace: timedelta = timedelta(seconds=30),
+        schedules: Sequence[Schedule] = (),
     ) -> None: ...
 
     @overload
@@ -160,6 +166,7 @@ class QueueWorker:
         max_abandons: int = 3,
         timeout: timedelta | None = None,
         timeout_grace: timedelta = timedelta(seconds=30),
+        schedules: Sequence[Schedule] = (),
     ) -> None: ...
 
     def __init__(
@@ -183,6 +190,7 @@ class QueueWorker:
         max_abandons: int = 3,
         timeout: timedelta | None = None,
         timeout_grace: timedelta = timedelta(seconds=30),
+        schedules: Sequence[Schedule] = (),
     ) -> None:
         self._options = WorkerOptions(
             queues=queue,
@@ -197,6 +205,7 @@ class QueueWorker:
             on_failed=on_failed,
             middleware=middleware,
             worker_id=worker_id,
+            schedules=schedules,
         )
         registry = handler if isinstance(handler, Handlers) else None
         call = job_call(handler, handler_mode, self._options.middleware)
@@ -230,6 +239,11 @@ class QueueWorker:
         self._heartbeat = Heartbeat(self._stopping, self._log)
         self._watch = Watch(self._cut)
         self._interrupted: BaseException | None = None
+        self._scheduler = (
+            Scheduler(store, self._options.schedules, log=self._log, clock=clock)
+            if self._options.schedules
+            else None
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -268,6 +282,8 @@ class QueueWorker:
         self._registration.start()
         for thread in threads:
             thread.start()
+        if self._scheduler is not None:
+            self._scheduler.start()
 
     def stop(self, timeout: timedelta | None = None) -> bool:
         """Stop claiming, set every running handler's `ctx.stopping`, and wait up to `timeout`
@@ -276,6 +292,8 @@ class QueueWorker:
         and transactional ones roll back when the process exits (counted as abandoned where the
         store sees that, see Job.abandons)."""
         self._log("worker_stopping", self._summary())
+        if self._scheduler is not None:
+            self._scheduler.stop()
         with self._lock:
             self._stopping.set()
             self._wakeup.notify_all()

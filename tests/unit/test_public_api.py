@@ -32,6 +32,8 @@ def test_all_is_the_reviewed_list() -> None:
         "QueueStats",
         "QueueWorker",
         "RetryPolicy",
+        "Schedule",
+        "Scheduler",
         "SchemaMissing",
         "SerializationError",
         "StoreError",

@@ -134,7 +134,7 @@ def test_the_default_name_says_what_and_when() -> None:
         ({"cron": "0 7 * * *", "timezone": "Mars/Olympus"}, "not an IANA time zone"),
         ({"cron": "0 7 * * *", "catch_up": 0}, "catch_up must be"),
         ({"cron": "0 7 * * *", "catch_up": "all"}, "catch_up must be"),
-        ({"cron": "0 7 * * *", "name": ""}, "name"),
+        ({"cron": "0 7 * * *", "name": "\x00"}, "name"),
     ],
 )
 def test_a_bad_schedule_is_refused_naming_what_is_wrong(
