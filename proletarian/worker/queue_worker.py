@@ -41,6 +41,7 @@ from proletarian.worker.watch import Run, Watch
 CALLER = -1
 MAX_STORE_BACKOFF = 30.0
 MIN_STORE_BACKOFF = 0.05
+REGISTRY_STOP_SECONDS = 2.0
 
 
 class QueueWorker:
@@ -304,7 +305,9 @@ class QueueWorker:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         if self._registration is not None:
-            self._registration.stop(max(0.0, deadline - time.monotonic()))
+            # At least a moment, even past the deadline: the caller closes the store next, and
+            # a store closed under the registry's write can crash the process (SQLite).
+            self._registration.stop(max(REGISTRY_STOP_SECONDS, deadline - time.monotonic()))
         stragglers = [t.name for t in threads if t.is_alive()]
         if stragglers:
             self._log("shutdown_stragglers", {**self._summary(), "threads": stragglers})
